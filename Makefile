@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`. See the README.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install migrate seed clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Embedded default: SQLite, a file-system broker and a dev mailbox under var/; no server needed.
+run: export DEBUG ?= true
+run: export PORT := $(PORT)
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  App:          http://127.0.0.1:$(PORT)/"
+	@echo "  Staff/admin:  http://127.0.0.1:$(PORT)/admin/   (logins above)"
+	@echo "  API docs:     http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  Dev mailbox:  http://127.0.0.1:$(PORT)/dev/mail/"
+	@echo "  Ctrl-C stops the web server, the worker and beat."
+	@echo ""
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+# The whole suite. Uses PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, or when they
+# answer on their default loopback ports; tests that need them are skipped otherwise (never in CI).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -1,0 +1,111 @@
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from verification import services
+from verification.models import AuditEvent, Case, Freelancer, GracePolicy
+from verify_site.errors import DomainError
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, help_text="Recorded in the audit log."
+    )
+
+
+def reason_action(*, description: str, service, verb: str):
+    """An admin action that asks for a reason, then calls a service once per selected case."""
+
+    def action(modeladmin, request, queryset):
+        form = ReasonForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/verification/case/reason_action.html",
+                {
+                    **modeladmin.admin_site.each_context(request),
+                    "title": description,
+                    "form": form,
+                    "cases": queryset,
+                    "action": request.POST["action"],
+                    "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                    "opts": modeladmin.model._meta,
+                },
+            )
+        done = 0
+        for case in queryset:
+            try:
+                service(case_id=case.pk, actor=f"user:{request.user.get_username()}",
+                        reason=form.cleaned_data["reason"], now=timezone.now())
+                done += 1
+            except DomainError as error:
+                modeladmin.message_user(request, f"{case}: {error.detail}", messages.ERROR)
+        if done:
+            modeladmin.message_user(request, f"{verb} {done} case(s).", messages.SUCCESS)
+        return None
+
+    action.short_description = description
+    action.__name__ = f"action_{service.__name__}"
+    return action
+
+
+@admin.register(GracePolicy)
+class GracePolicyAdmin(admin.ModelAdmin):
+    list_display = ["reason_code", "grace_days", "warning_offsets_hours", "max_reschedules", "updated_at"]
+
+
+@admin.register(Freelancer)
+class FreelancerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "name", "email", "timezone", "language"]
+    search_fields = ["external_id", "name", "email"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+class AuditEventInline(admin.TabularInline):
+    model = AuditEvent
+    fields = ["at", "actor", "action", "from_status", "to_status", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["id", "freelancer", "reason_code", "status", "deadline_at", "created_at"]
+    list_filter = ["status", "reason_code"]
+    search_fields = ["freelancer__external_id", "freelancer__email", "freelancer__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["freelancer"]
+    readonly_fields = [f.name for f in Case._meta.fields if f.name != "link_nonce"]
+    exclude = ["link_nonce"]
+    inlines = [AuditEventInline]
+    actions = [
+        reason_action(description="Withdraw the selected cases", service=services.case_withdraw, verb="Withdrew"),
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # cases are opened by the marketplace API
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "case", "actor", "action", "from_status", "to_status"]
+    list_filter = ["action"]
+    search_fields = ["case__id", "actor", "reason"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,201 @@
+import secrets
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import APIKey
+
+from scheduling.models import validate_timezone
+
+
+class ReasonCode(models.TextChoices):
+    """Why a profile was flagged: the category the freelancer sees, never a vague 'random'."""
+
+    PROFILE_DETAILS = "profile_details", _("Details on your profile need confirming")
+    ACCOUNT_ACCESS = "account_access", _("Unusual sign-in activity on your account")
+    PAYMENT_DETAILS = "payment_details", _("Your payment details changed")
+    DUPLICATE_ACCOUNT = "duplicate_account", _("Your account may duplicate another account")
+    LOCATION_MISMATCH = "location_mismatch", _("Your stated location differs from our records")
+    PERIODIC_CHECK = "periodic_check", _("Routine periodic identity check")
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "OPEN", _("Waiting for you to book a call")
+    SCHEDULED = "SCHEDULED", _("Call booked")
+    IN_REVIEW = "IN_REVIEW", _("Being reviewed")
+    VERIFIED = "VERIFIED", _("Verified")
+    NOT_VERIFIED = "NOT_VERIFIED", _("Not verified")
+    FROZEN = "FROZEN", _("Proposals paused until you verify")
+    WITHDRAWN = "WITHDRAWN", _("Withdrawn")
+
+
+class Freelancer(models.Model):
+    external_id = models.CharField(max_length=100, unique=True)
+    email = models.EmailField()
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    language = models.CharField(max_length=16, help_text="BCP 47 tag, e.g. en or pt-BR")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.external_id})"
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.strip() else self.name
+
+
+class GracePolicy(models.Model):
+    """How long a freelancer has and how they are warned, per reason code.
+
+    The row with reason_code "default" applies to every reason without its own row. A case copies
+    the values it started with into `Case.policy`, so editing a policy never moves a running
+    case's deadline.
+    """
+
+    DEFAULT = "default"
+
+    reason_code = models.CharField(
+        max_length=40,
+        unique=True,
+        choices=[(DEFAULT, _("Default (any reason without its own policy)")), *ReasonCode.choices],
+    )
+    grace_days = models.PositiveSmallIntegerField(default=7, validators=[MinValueValidator(1)])
+    warning_offsets_hours = models.JSONField(
+        default=list, help_text="Warnings before the deadline, in hours, e.g. [72, 24]."
+    )
+    max_reschedules = models.PositiveSmallIntegerField(default=3)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "grace policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(grace_days__gte=1), name="grace_policy_grace_days_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_code_display()}: {self.grace_days} days"
+
+    def clean(self) -> None:
+        offsets = self.warning_offsets_hours
+        if not isinstance(offsets, list) or not all(
+            isinstance(h, int) and 0 < h < self.grace_days * 24 for h in offsets
+        ):
+            raise ValidationError(
+                {"warning_offsets_hours": _("A list of whole hours, each inside the grace period.")}
+            )
+
+    def snapshot(self) -> dict:
+        return {
+            "reason_code": self.reason_code,
+            "grace_days": self.grace_days,
+            "warning_offsets_hours": sorted(self.warning_offsets_hours, reverse=True),
+            "max_reschedules": self.max_reschedules,
+        }
+
+
+FINAL_STATUSES = (CaseStatus.VERIFIED, CaseStatus.NOT_VERIFIED, CaseStatus.WITHDRAWN)
+
+
+def _new_link_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Case(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    freelancer = models.ForeignKey(Freelancer, on_delete=models.PROTECT, related_name="cases")
+    reason_code = models.CharField(max_length=40, choices=ReasonCode.choices)
+    public_reason = models.TextField()
+    profile_claims = models.JSONField(default=list)
+    standing_snapshot = models.JSONField(default=dict)
+    status = models.CharField(max_length=20, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    policy = models.JSONField(help_text="The grace policy's values when the case started.")
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    link_nonce = models.CharField(max_length=32, default=_new_link_nonce, editable=False)
+    created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["freelancer"],
+                condition=~Q(status__in=FINAL_STATUSES),
+                name="case_one_open_per_freelancer",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CaseStatus.values), name="case_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(notice_sent_at__isnull=True) | Q(deadline_at__gt=models.F("notice_sent_at")),
+                name="case_deadline_after_notice",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deadline_at"], name="case_deadline_open_idx",
+                         condition=Q(status__in=[CaseStatus.OPEN, CaseStatus.SCHEDULED])),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {str(self.id)[:8]} ({self.get_status_display()})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class AuditEvent(models.Model):
+    """Append-only: who changed what on a case, when and why.
+
+    Updates and deletes are refused by the model and, on PostgreSQL, by a trigger.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="audit_events")
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=200, help_text='"marketplace:<key>", "user:<name>", "freelancer" or "system"')
+    action = models.CharField(max_length=60)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["case", "at"], name="audit_case_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a marketplace request sent with an Idempotency-Key."""
+
+    api_key = models.ForeignKey(APIKey, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once_per_client"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.status_code}"

@@ -1,0 +1,75 @@
+"""Every API error is JSON `{"code", "detail", "fields"?}` with a stable code."""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from verify_site.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+_CODES: dict[type[exceptions.APIException], str] = {
+    exceptions.ParseError: "malformed_json",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def _flatten(detail: Any) -> Any:
+    """ValidationError detail -> plain lists of messages, nested by field."""
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        body = {"code": exc.code, "detail": exc.detail, **exc.extra}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if isinstance(fields, list):
+            fields = {"non_field_errors": fields}
+        response.data = {
+            "code": code,
+            "detail": "Some fields are missing or invalid; see `fields`.",
+            "fields": fields,
+        }
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        response.data = {"code": code, "detail": str(detail)}
+    return response
+
+
+def json_not_found(request, exception=None) -> JsonResponse:
+    return JsonResponse({"code": "not_found", "detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+
+
+def json_server_error(request) -> JsonResponse:
+    return JsonResponse(
+        {"code": "server_error", "detail": "Something went wrong on our side; it has been logged."},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from notifications import views as notification_views
+from verification import apis as verification_apis
+from verify_site import views
+
+api_v1 = [
+    path("cases", verification_apis.CaseCreateApi.as_view(), name="case-create"),
+    path("cases/<uuid:case_id>", verification_apis.CaseDetailApi.as_view(), name="case-detail"),
+    path("cases/<uuid:case_id>/withdraw", verification_apis.CaseWithdrawApi.as_view(), name="case-withdraw"),
+    path(
+        "freelancers/<str:external_id>/eligibility",
+        verification_apis.EligibilityApi.as_view(),
+        name="freelancer-eligibility",
+    ),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
+]
+
+if settings.DEBUG:
+    urlpatterns += [
+        path("dev/mail/", notification_views.dev_mailbox, name="dev-mailbox"),
+        path("dev/mail/<str:message_id>/", notification_views.dev_mailbox_message, name="dev-mailbox-message"),
+    ]
+
+handler404 = "verify_site.views.not_found"
+handler500 = "verify_site.views.server_error"
