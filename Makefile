@@ -22,13 +22,14 @@ install: $(STAMP)
 # Embedded default: SQLite, a file-system broker and a dev mailbox under var/; no server needed.
 run: export DEBUG ?= true
 run: export PORT := $(PORT)
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  App:          http://127.0.0.1:$(PORT)/"
 	@echo "  Staff/admin:  http://127.0.0.1:$(PORT)/admin/   (logins above)"
-	@echo "  API docs:     http://127.0.0.1:$(PORT)/api/docs/"
+	@echo "  API docs:     http://127.0.0.1:$(PORT)/api/docs/   (schema: /api/schema/)"
 	@echo "  Dev mailbox:  http://127.0.0.1:$(PORT)/dev/mail/"
 	@echo "  Ctrl-C stops the web server, the worker and beat."
 	@echo ""

@@ -1,6 +1,13 @@
 from django.contrib import admin
+from django.db import transaction
 
-from scheduling.models import Representative, TimeOff, WorkingHours
+from scheduling.models import Booking, Representative, RepresentativeLanguage, Slot, TimeOff, WorkingHours
+from scheduling.tasks import representative_slots_sync
+
+
+class LanguageInline(admin.TabularInline):
+    model = RepresentativeLanguage
+    extra = 0
 
 
 class WorkingHoursInline(admin.TabularInline):
@@ -15,7 +22,42 @@ class TimeOffInline(admin.TabularInline):
 
 @admin.register(Representative)
 class RepresentativeAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "timezone", "languages", "can_take_phone_calls", "active"]
+    list_display = ["display_name", "timezone", "can_take_phone_calls", "active"]
     list_filter = ["active", "can_take_phone_calls", "timezone"]
     search_fields = ["display_name", "user__username", "user__email"]
-    inlines = [WorkingHoursInline, TimeOffInline]
+    inlines = [LanguageInline, WorkingHoursInline, TimeOffInline]
+
+    def save_related(self, request, form, formsets, change):
+        """Hours or time off changed: regenerate this representative's slots once committed."""
+        super().save_related(request, form, formsets, change)
+        rep_id = form.instance.pk
+        transaction.on_commit(lambda: representative_slots_sync.delay(rep_id))
+
+
+@admin.register(Booking)
+class BookingAdmin(admin.ModelAdmin):
+    list_display = ["starts_at", "representative", "attendee_name", "status", "displacement"]
+    list_filter = ["status", "displacement", "representative"]
+    search_fields = ["attendee_email", "attendee_name", "case_ref"]
+    date_hierarchy = "starts_at"
+    readonly_fields = [f.name for f in Booking._meta.fields if f.name not in ("join_token", "dial_in_pin")]
+    exclude = ["join_token", "dial_in_pin"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # bookings are made by freelancers through the scheduling services
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin):
+    list_display = ["starts_at", "ends_at", "representative", "is_booked"]
+    list_filter = ["is_booked", "representative"]
+    date_hierarchy = "starts_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # slots come from working hours
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

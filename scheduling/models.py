@@ -1,3 +1,5 @@
+import secrets
+import uuid
 import zoneinfo
 from functools import lru_cache
 
@@ -37,12 +39,28 @@ class Representative(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="representative")
     display_name = models.CharField(max_length=100)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
-    languages = models.JSONField(default=list, help_text='Language tags spoken on calls, e.g. ["en", "es"].')
     can_take_phone_calls = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [language.code for language in self.languages.all()]
+
+
+class RepresentativeLanguage(models.Model):
+    """A language a representative holds calls in (a row each, so availability can filter by it)."""
+
+    representative = models.ForeignKey(Representative, on_delete=models.CASCADE, related_name="languages")
+    code = models.CharField(max_length=16, help_text="Language tag, e.g. en or pt-BR.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["representative", "code"], name="rep_language_once")]
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class WorkingHours(models.Model):
@@ -81,3 +99,96 @@ class TimeOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.representative}: {self.starts_at:%Y-%m-%d %H:%M}–{self.ends_at:%Y-%m-%d %H:%M}"
+
+
+class Slot(models.Model):
+    """A bookable period [starts_at, ends_at) of one representative: the call plus its buffer.
+
+    Materialized from working hours for a rolling horizon. `is_booked` is claimed with a
+    conditional UPDATE, so two bookings can never take the same slot.
+    """
+
+    representative = models.ForeignKey(Representative, on_delete=models.CASCADE, related_name="slots")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    is_booked = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["representative", "starts_at"], name="slot_once_per_rep_and_start"),
+            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="slot_starts_before_ends"),
+        ]
+        indexes = [
+            models.Index(fields=["starts_at", "representative"], name="slot_free_start_idx",
+                         condition=Q(is_booked=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.representative} {self.starts_at:%Y-%m-%d %H:%M}Z"
+
+
+class BookingStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", _("Booked")
+    CANCELLED = "CANCELLED", _("Cancelled")
+    DONE = "DONE", _("Call held")
+
+
+class Displacement(models.TextChoices):
+    """What the system did to a booking whose representative became unavailable."""
+
+    MOVED = "MOVED", _("Moved to another representative at the same time")
+    CANCELLED = "CANCELLED", _("Cancelled: no representative free at that time")
+
+
+def _join_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _dial_in_pin() -> str:
+    return f"{secrets.randbelow(10**8):08d}"
+
+
+class Booking(models.Model):
+    """A freelancer's call with one representative. Moves keep the row, its UID and join details;
+    every change increments `sequence` (the calendar invite's SEQUENCE).
+
+    On PostgreSQL an exclusion constraint (migration 0003) also forbids two ACTIVE bookings of one
+    representative whose [starts_at, ends_at) ranges overlap.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case_ref = models.UUIDField(help_text="The verification case this booking is for.")
+    representative = models.ForeignKey(Representative, on_delete=models.PROTECT, related_name="bookings")
+    slot = models.ForeignKey(Slot, null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="End of the slot (call plus buffer).")
+    status = models.CharField(max_length=12, choices=BookingStatus.choices, default=BookingStatus.ACTIVE)
+    attendee_email = models.EmailField()
+    attendee_name = models.CharField(max_length=200)
+    language = models.CharField(max_length=16, blank=True, help_text="Asked-for call language, if any.")
+    phone = models.BooleanField(default=False, help_text="Asked for a representative who takes phone calls.")
+    join_token = models.CharField(max_length=64, unique=True, default=_join_token, editable=False)
+    dial_in_pin = models.CharField(max_length=8, default=_dial_in_pin, editable=False)
+    sequence = models.PositiveIntegerField(default=0)
+    cancel_reason = models.CharField(max_length=40, blank=True)
+    displacement = models.CharField(max_length=12, choices=Displacement.choices, blank=True)
+    displaced_at = models.DateTimeField(null=True, blank=True)
+    displacement_handled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["slot"], condition=Q(status="ACTIVE"), name="booking_one_active_per_slot"),
+            models.UniqueConstraint(fields=["case_ref"], condition=Q(status="ACTIVE"),
+                                    name="booking_one_active_per_case"),
+            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="booking_starts_before_ends"),
+        ]
+        indexes = [
+            models.Index(fields=["representative", "starts_at"], name="booking_rep_start_idx"),
+            models.Index(fields=["displaced_at"], name="booking_displaced_idx",
+                         condition=Q(displaced_at__isnull=False, displacement_handled_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attendee_name} with {self.representative} at {self.starts_at:%Y-%m-%d %H:%M}Z"

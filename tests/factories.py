@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 import factory
 from django.contrib.auth.models import User
 
-from scheduling.models import Representative, WorkingHours
+from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
 from verification.models import Case, CaseStatus, Freelancer, GracePolicy, ReasonCode
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -25,12 +25,17 @@ class UserFactory(factory.django.DjangoModelFactory):
 class RepresentativeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Representative
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     display_name = factory.Sequence(lambda n: f"Rep {n}")
     timezone = "Europe/London"
-    languages = factory.LazyFunction(lambda: ["en"])
     can_take_phone_calls = True
+
+    @factory.post_generation
+    def languages(self, create, extracted, **kwargs):
+        for code in extracted if extracted is not None else ["en"]:
+            RepresentativeLanguage.objects.create(representative=self, code=code)
 
 
 class WorkingHoursFactory(factory.django.DjangoModelFactory):

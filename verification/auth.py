@@ -1,8 +1,12 @@
 """Who is calling the API: the marketplace by its hashed API key."""
 
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework_api_key.models import APIKey
+
+from verification.links import LinkExpired, LinkInvalid, case_from_token
+from verification.models import Case
 
 
 class MarketplaceKeyAuthentication(authentication.BaseAuthentication):
@@ -46,3 +50,35 @@ class MarketplaceKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`; create one with `python manage.py create_api_key NAME`.",
         }
+
+
+class FreelancerLinkAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`, the token from the case's `freelancer_url`."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != self.keyword:
+            return None
+        try:
+            case = case_from_token(token.strip(), now=timezone.now())
+        except (LinkInvalid, LinkExpired) as error:
+            raise exceptions.AuthenticationFailed(error.detail, code=error.code) from None
+        return (None, case)
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class IsFreelancer(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Case)
+
+
+class FreelancerLinkScheme(OpenApiAuthenticationExtension):
+    target_class = FreelancerLinkAuthentication
+    name = "FreelancerLink"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "The token at the end of `freelancer_url`."}

@@ -1,4 +1,4 @@
-from verify_site.errors import Conflict, NotFound
+from verify_site.errors import Conflict, DomainError, NotFound
 
 
 class CaseAlreadyOpen(Conflict):
@@ -13,3 +13,23 @@ class IllegalTransition(Conflict):
 class CaseNotFound(NotFound):
     code = "case_not_found"
     detail = "No verification case has this id."
+
+
+class CaseNotBookable(Conflict):
+    code = "case_not_bookable"
+
+
+class BookingTimeInvalid(DomainError):
+    """400 with a specific code: in_the_past, too_soon, after_deadline, not_a_slot_time."""
+
+    def __init__(self, code: str, detail: str):
+        self.code = code
+        super().__init__(detail)
+
+
+class RescheduleNotAllowed(Conflict):
+    """409 with a specific code: reschedule_limit_reached, too_close_to_call."""
+
+    def __init__(self, code: str, detail: str):
+        self.code = code
+        super().__init__(detail)

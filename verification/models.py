@@ -69,6 +69,12 @@ class GracePolicy(models.Model):
         default=list, help_text="Warnings before the deadline, in hours, e.g. [72, 24]."
     )
     max_reschedules = models.PositiveSmallIntegerField(default=3)
+    reschedule_cutoff_hours = models.PositiveSmallIntegerField(
+        default=1, help_text="No rescheduling this close to the call."
+    )
+    our_fault_extension_hours = models.PositiveSmallIntegerField(
+        default=72, help_text="Deadline extension when we cancel a call (no representative left at that time)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -95,6 +101,8 @@ class GracePolicy(models.Model):
             "grace_days": self.grace_days,
             "warning_offsets_hours": sorted(self.warning_offsets_hours, reverse=True),
             "max_reschedules": self.max_reschedules,
+            "reschedule_cutoff_hours": self.reschedule_cutoff_hours,
+            "our_fault_extension_hours": self.our_fault_extension_hours,
         }
 
 
@@ -117,6 +125,7 @@ class Case(models.Model):
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    reschedule_count = models.PositiveSmallIntegerField(default=0)
     link_nonce = models.CharField(max_length=32, default=_new_link_nonce, editable=False)
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()

@@ -1,9 +1,12 @@
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Case as When_
 from django.db.models import IntegerField, Value, When
 
+from scheduling.selectors import availability_list
 from verification.errors import CaseNotFound
 from verification.models import FINAL_STATUSES, Case, CaseStatus
 
@@ -59,3 +62,45 @@ def case_get(*, case_id) -> Case:
         return Case.objects.select_related("freelancer").get(pk=case_id)
     except Case.DoesNotExist:
         raise CaseNotFound() from None
+
+
+BOOKABLE_STATUSES = (CaseStatus.OPEN, CaseStatus.FROZEN)
+FROZEN_BOOKING_DAYS = 14
+
+
+def case_booking_window(*, case: Case, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) in which this case may book: from the minimum notice up to the deadline.
+
+    A frozen case (or one whose deadline is too close to book before it) gets the next 14 days.
+    """
+    start = now + timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
+    if case.status != CaseStatus.FROZEN and case.deadline_at and case.deadline_at > start:
+        return start, case.deadline_at
+    return start, now + timedelta(days=FROZEN_BOOKING_DAYS)
+
+
+def case_availability(
+    *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
+    language: str = "", phone: bool = False, zone_name: str | None = None,
+) -> dict[str, Any]:
+    """Free times for the case, grouped by day in the freelancer's zone (or the one asked for)."""
+    zone = ZoneInfo(zone_name or case.freelancer.timezone)
+    start, end = case_booking_window(case=case, now=now)
+    if start_date:
+        start = max(start, datetime.combine(start_date, time.min, tzinfo=zone))
+    if end_date:
+        end = min(end, datetime.combine(end_date + timedelta(days=1), time.min, tzinfo=zone))
+    days: dict[date, list[dict[str, str]]] = {}
+    for instant in availability_list(start=start, end=end, language=language, phone=phone):
+        local = instant.astimezone(zone)
+        days.setdefault(local.date(), []).append({"starts_at": iso(instant), "local_time": local.strftime("%H:%M")})
+    return {
+        "timezone": zone.key,
+        "from": iso(start),
+        "to": iso(end),
+        "days": [{"date": day.isoformat(), "times": times} for day, times in days.items()],
+    }
+
+
+def case_reschedules_left(case: Case) -> int:
+    return max(0, case.policy.get("max_reschedules", 3) - case.reschedule_count)

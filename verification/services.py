@@ -4,10 +4,22 @@ and raises a `DomainError` that callers map to an HTTP status with a stable code
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from verification import transitions
-from verification.errors import CaseAlreadyOpen, CaseNotFound, IllegalTransition
+from scheduling import services as scheduling_services
+from scheduling.models import Booking, Displacement
+from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
+from scheduling.services import AlreadyBooked, BookingNotFound
+from verification import selectors, transitions
+from verification.errors import (
+    BookingTimeInvalid,
+    CaseAlreadyOpen,
+    CaseNotBookable,
+    CaseNotFound,
+    IllegalTransition,
+    RescheduleNotAllowed,
+)
 from verification.models import (
     FINAL_STATUSES,
     AuditEvent,
@@ -16,7 +28,7 @@ from verification.models import (
     Freelancer,
     GracePolicy,
 )
-from verification.selectors import case_summary
+from verification.selectors import case_summary, iso
 
 
 def audit_record(
@@ -168,12 +180,137 @@ def case_transition(
     return case
 
 
+@transaction.atomic
 def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
-    return case_transition(
-        case_id=case_id,
-        to_status=CaseStatus.WITHDRAWN,
-        actor=actor,
-        action="withdrawn",
-        reason=reason,
-        now=now,
+    case = case_transition(
+        case_id=case_id, to_status=CaseStatus.WITHDRAWN, actor=actor, action="withdrawn", reason=reason, now=now
     )
+    if booking_active_for(case_ref=case.id) is not None:
+        scheduling_services.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
+    return case
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> None:
+    start, end = selectors.case_booking_window(case=case, now=now)
+    if starts_at <= now:
+        raise BookingTimeInvalid("in_the_past", "That time has already passed. Pick a time in the future.")
+    if starts_at < start:
+        raise BookingTimeInvalid(
+            "too_soon",
+            f"Calls must be booked at least {settings.BOOKING_MIN_NOTICE_MINUTES} minutes ahead. Pick a later time.",
+        )
+    if starts_at >= end:
+        raise BookingTimeInvalid("after_deadline", "That time is after your deadline. Pick a time before it.")
+    if not slot_exists(starts_at=starts_at):
+        raise BookingTimeInvalid(
+            "not_a_slot_time", "No call starts at that time. Pick one of the times from the availability list."
+        )
+
+
+@transaction.atomic
+def case_booking_create(
+    *, case_id, starts_at: datetime, language: str = "", phone: bool = False, actor: str, now: datetime
+) -> Booking:
+    """The freelancer books a time; the least-loaded free representative at that time is assigned."""
+    case = _lock(case_id)
+    if case.status not in selectors.BOOKABLE_STATUSES:
+        if case.status == CaseStatus.SCHEDULED:
+            raise AlreadyBooked()
+        raise CaseNotBookable(f"A case that is {case.get_status_display().lower()} cannot book a call.")
+    _check_bookable_time(case=case, starts_at=starts_at, now=now)
+    booking = scheduling_services.booking_create(
+        case_ref=case.id, starts_at=starts_at, attendee_email=case.freelancer.email,
+        attendee_name=case.freelancer.name, language=language, phone=phone, now=now,
+    )
+    case_transition(
+        case_id=case.id, to_status=CaseStatus.SCHEDULED, actor=actor, action="booked", reason="", now=now,
+        after={"booking_id": str(booking.id), "starts_at": iso(booking.starts_at)},
+    )
+    return booking
+
+
+@transaction.atomic
+def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: datetime) -> Booking:
+    case = _lock(case_id)
+    current = booking_active_for(case_ref=case.id)
+    if current is None:
+        raise BookingNotFound()
+    if selectors.case_reschedules_left(case) <= 0:
+        raise RescheduleNotAllowed(
+            "reschedule_limit_reached",
+            f"You have used all {case.policy.get('max_reschedules', 3)} reschedules. "
+            "You can still cancel and book a new time.",
+        )
+    cutoff = timedelta(hours=case.policy.get("reschedule_cutoff_hours", 1))
+    if current.starts_at - now < cutoff:
+        raise RescheduleNotAllowed(
+            "too_close_to_call", f"Calls cannot be moved in the last {cutoff} before they start. Join as planned."
+        )
+    _check_bookable_time(case=case, starts_at=starts_at, now=now)
+    before = iso(current.starts_at)
+    booking = scheduling_services.booking_move(case_ref=case.id, starts_at=starts_at, now=now)
+    case.reschedule_count += 1
+    case.updated_at = now
+    case.save(update_fields=["reschedule_count", "updated_at"])
+    audit_record(
+        case=case, actor=actor, action="rescheduled", now=now,
+        before={"starts_at": before}, after={"starts_at": iso(booking.starts_at), "booking_id": str(booking.id)},
+    )
+    return booking
+
+
+@transaction.atomic
+def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
+    case = _lock(case_id)
+    current = booking_active_for(case_ref=case.id)
+    if current is None:
+        raise BookingNotFound()
+    if current.starts_at <= now:
+        raise CaseNotBookable("The call has already started; it can no longer be cancelled.")
+    booking = scheduling_services.booking_cancel(case_ref=case.id, reason="cancelled_by_freelancer", now=now)
+    case_transition(
+        case_id=case.id, to_status=CaseStatus.OPEN, actor=actor, action="booking_cancelled", reason="", now=now,
+        after={"booking_id": str(booking.id)},
+    )
+    return booking
+
+
+@transaction.atomic
+def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
+    """A representative became unavailable for a booked call. Moved: nothing changes for the case
+    (the freelancer keeps their time). Cancelled: the case goes back to OPEN and its deadline is
+    extended by the policy's our-fault extension. Either way it is audited, once."""
+    booking = Booking.objects.select_for_update().get(pk=booking_id)
+    if booking.displacement_handled_at is not None:
+        return
+    case = _lock(booking.case_ref)
+    if booking.displacement == Displacement.MOVED:
+        audit_record(case=case, actor="system", action="booking_moved", now=now,
+                     reason="The representative became unavailable; another one takes the call at the same time.",
+                     after={"booking_id": str(booking.id), "representative_id": booking.representative_id})
+    else:
+        extension = timedelta(hours=case.policy.get("our_fault_extension_hours", 72))
+        before = case.deadline_at
+        if case.status == CaseStatus.SCHEDULED:
+            case_transition(case_id=case.id, to_status=CaseStatus.OPEN, actor="system",
+                            action="booking_cancelled_by_us", reason="No representative is free at that time.",
+                            now=now, after={"booking_id": str(booking.id)})
+            case.refresh_from_db()
+        if not case.is_final and case.deadline_at:
+            case.deadline_at = max(case.deadline_at, now) + extension
+            case.updated_at = now
+            case.save(update_fields=["deadline_at", "updated_at"])
+            audit_record(case=case, actor="system", action="deadline_extended", now=now,
+                         reason="We cancelled the booked call (no representative free at that time).",
+                         before={"deadline_at": iso(before)}, after={"deadline_at": iso(case.deadline_at)})
+    scheduling_services.booking_displacement_handled(booking_id=booking.id, now=now)
+
+
+def bookings_displaced_handle(*, now: datetime) -> int:
+    handled = 0
+    for booking in bookings_displaced_unhandled():
+        case_booking_displaced_handle(booking_id=booking.pk, now=now)
+        handled += 1
+    return handled

@@ -49,6 +49,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None  # a real bug: let Django log it and answer 500
     code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+    custom = getattr(exc.detail, "code", None) if isinstance(exc, exceptions.APIException) else None
+    if custom and custom != getattr(exc, "default_code", None):
+        code = custom  # raised with an explicit code, e.g. link_expired
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         if isinstance(fields, list):

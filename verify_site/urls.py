@@ -1,16 +1,21 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications import views as notification_views
 from verification import apis as verification_apis
+from verification import freelancer_apis
 from verify_site import views
 
 api_v1 = [
     path("cases", verification_apis.CaseCreateApi.as_view(), name="case-create"),
     path("cases/<uuid:case_id>", verification_apis.CaseDetailApi.as_view(), name="case-detail"),
     path("cases/<uuid:case_id>/withdraw", verification_apis.CaseWithdrawApi.as_view(), name="case-withdraw"),
+    path("case", freelancer_apis.FreelancerCaseApi.as_view(), name="freelancer-case"),
+    path("case/availability", freelancer_apis.FreelancerAvailabilityApi.as_view(), name="freelancer-availability"),
+    path("case/booking", freelancer_apis.FreelancerBookingApi.as_view(), name="freelancer-booking"),
+    path("case/booking.ics", freelancer_apis.FreelancerBookingIcsApi.as_view(), name="freelancer-booking-ics"),
     path(
         "freelancers/<str:external_id>/eligibility",
         verification_apis.EligibilityApi.as_view(),
@@ -31,6 +36,9 @@ if settings.DEBUG:
         path("dev/mail/", notification_views.dev_mailbox, name="dev-mailbox"),
         path("dev/mail/<str:message_id>/", notification_views.dev_mailbox_message, name="dev-mailbox-message"),
     ]
+
+# Unknown API paths answer JSON even with DEBUG on (handler404 only applies with DEBUG off).
+urlpatterns.append(re_path(r"^api/", views.api_not_found))
 
 handler404 = "verify_site.views.not_found"
 handler500 = "verify_site.views.server_error"

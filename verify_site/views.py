@@ -8,6 +8,10 @@ def home(request):
     return render(request, "home.html", {"debug_mailbox": settings.DEBUG})
 
 
+def api_not_found(request, *args, **kwargs):
+    return json_not_found(request)
+
+
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return json_not_found(request)

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
-from scheduling.models import Representative, WorkingHours
+from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
+from scheduling.services import representatives_slots_sync_all
 from verification import services
 from verification.links import freelancer_url
 from verification.models import Case, GracePolicy, ReasonCode
@@ -62,15 +63,18 @@ class Command(BaseCommand):
             user.groups.add(representatives)
             rep, created = Representative.objects.get_or_create(
                 user=user,
-                defaults={"display_name": display_name, "timezone": zone, "languages": languages,
-                          "can_take_phone_calls": phone},
+                defaults={"display_name": display_name, "timezone": zone, "can_take_phone_calls": phone},
             )
             if created:
+                RepresentativeLanguage.objects.bulk_create(
+                    RepresentativeLanguage(representative=rep, code=code) for code in languages
+                )
                 WorkingHours.objects.bulk_create(
                     WorkingHours(representative=rep, weekday=day, starts=start, ends=end)
                     for day in range(6)
                     for start, end in [(time(8, 0), time(12, 0)), (time(13, 0), time(18, 0))]
                 )
+        representatives_slots_sync_all(now=now)
         GracePolicy.objects.get_or_create(
             reason_code=GracePolicy.DEFAULT, defaults={"grace_days": 7, "warning_offsets_hours": [72, 24]}
         )

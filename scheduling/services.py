@@ -1,0 +1,280 @@
+"""Every write to slots and bookings. Each service takes `now`, runs in one transaction and raises
+a `DomainError`. This app imports no other app of ours: a booking knows its case only by id."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
+from scheduling.selectors import next_free_times
+from verify_site.errors import Conflict, NotFound
+
+
+class SlotTaken(Conflict):
+    code = "slot_taken"
+    detail = "That time was just taken. Please pick another; the next free times are listed."
+
+
+class AlreadyBooked(Conflict):
+    code = "already_booked"
+    detail = "This case already has a booked call. Reschedule or cancel it instead."
+
+
+class BookingNotFound(NotFound):
+    code = "booking_not_found"
+    detail = "There is no booked call to change."
+
+
+def slot_length() -> timedelta:
+    return timedelta(minutes=settings.CALL_MINUTES + settings.CALL_BUFFER_MINUTES)
+
+
+# --- slots ------------------------------------------------------------------------------------
+
+def _merged(intervals: list[tuple[time, time]]) -> list[tuple[time, time]]:
+    merged: list[tuple[time, time]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _to_utc(local: datetime, zone: ZoneInfo) -> datetime | None:
+    """A wall-clock time in `zone` as a UTC instant; None when the time does not exist there
+    (spring forward). An ambiguous time (fall back) maps to its first occurrence only."""
+    aware = local.replace(tzinfo=zone, fold=0)
+    instant = aware.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != local:
+        return None
+    return instant
+
+
+def slot_starts(
+    *, zone_name: str, hours: list[tuple[int, time, time]], time_off: list[tuple[datetime, datetime]],
+    start: datetime, end: datetime,
+) -> list[datetime]:
+    """The UTC starts of every slot in [start, end) from weekly local hours, minus time off."""
+    zone = ZoneInfo(zone_name)
+    length = slot_length()
+    by_day: dict[int, list[tuple[time, time]]] = defaultdict(list)
+    for weekday, starts, ends in hours:
+        by_day[weekday].append((starts, ends))
+    by_day = {day: _merged(intervals) for day, intervals in by_day.items()}
+    starts_utc: list[datetime] = []
+    seen: set[datetime] = set()
+    day: date = start.astimezone(zone).date() - timedelta(days=1)
+    last_day = end.astimezone(zone).date() + timedelta(days=1)
+    while day <= last_day:
+        for interval_start, interval_end in by_day.get(day.weekday(), []):
+            local = datetime.combine(day, interval_start)
+            local_end = datetime.combine(day, interval_end)
+            while local + length <= local_end:
+                instant = _to_utc(local, zone)
+                if (
+                    instant is not None
+                    and start <= instant < end
+                    and instant not in seen
+                    and not any(off_start < instant + length and instant < off_end for off_start, off_end in time_off)
+                ):
+                    seen.add(instant)
+                    starts_utc.append(instant)
+                local += length
+        day += timedelta(days=1)
+    return sorted(starts_utc)
+
+
+@dataclass
+class SyncResult:
+    created: int = 0
+    removed: int = 0
+    moved: list[Booking] = field(default_factory=list)
+    cancelled: list[Booking] = field(default_factory=list)
+
+
+@transaction.atomic
+def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncResult:
+    """Make the representative's slots match their hours and time off for the rolling horizon.
+
+    Free slots that no longer fit are removed and missing ones created; booked slots are never
+    touched by regeneration: a booking whose time no longer fits is moved to another free
+    representative at the same time, or cancelled (marked displaced, for verification to extend
+    the case's deadline and tell the freelancer).
+    """
+    rep = Representative.objects.select_for_update().get(pk=representative_id)
+    end = now + timedelta(days=settings.SLOT_HORIZON_DAYS)
+    if rep.active:
+        hours = list(WorkingHours.objects.filter(representative=rep).values_list("weekday", "starts", "ends"))
+        off = list(
+            TimeOff.objects.filter(representative=rep, ends_at__gt=now, starts_at__lt=end + slot_length())
+            .values_list("starts_at", "ends_at")
+        )
+        wanted = set(slot_starts(zone_name=rep.timezone, hours=hours, time_off=off, start=now, end=end))
+    else:
+        wanted = set()
+    existing = {s.starts_at: s for s in Slot.objects.filter(representative=rep, starts_at__gte=now, starts_at__lt=end)}
+    result = SyncResult()
+    stale = [slot for start, slot in existing.items() if start not in wanted]
+    result.removed, _ = Slot.objects.filter(pk__in=[s.pk for s in stale if not s.is_booked]).delete()
+    Slot.objects.bulk_create(
+        [Slot(representative=rep, starts_at=start, ends_at=start + slot_length())
+         for start in sorted(wanted - existing.keys())],
+        ignore_conflicts=True,
+    )
+    result.created = len(wanted - existing.keys())
+    for slot in (s for s in stale if s.is_booked):
+        for booking in Booking.objects.select_for_update().filter(slot=slot, status=BookingStatus.ACTIVE):
+            if _booking_relocate(booking=booking, now=now):
+                result.moved.append(booking)
+            else:
+                result.cancelled.append(booking)
+        slot.delete()
+    # free slots that have passed are of no use to anyone
+    Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=1)).delete()
+    return result
+
+
+def _booking_relocate(*, booking: Booking, now: datetime) -> bool:
+    """Move a displaced booking to another free representative at the same time, or cancel it."""
+    slot = _claim(starts_at=booking.starts_at, language=booking.language, phone=booking.phone,
+                  exclude_representative_id=booking.representative_id)
+    booking.displaced_at = now
+    booking.displacement_handled_at = None
+    booking.updated_at = now
+    booking.sequence += 1
+    if slot is not None:
+        booking.slot, booking.representative_id = slot, slot.representative_id
+        booking.displacement = Displacement.MOVED
+        booking.save(update_fields=["slot", "representative", "displacement", "displaced_at",
+                                    "displacement_handled_at", "sequence", "updated_at"])
+        return True
+    booking.slot = None
+    booking.status = BookingStatus.CANCELLED
+    booking.cancel_reason = "representative_unavailable"
+    booking.displacement = Displacement.CANCELLED
+    booking.save(update_fields=["slot", "status", "cancel_reason", "displacement", "displaced_at",
+                                "displacement_handled_at", "sequence", "updated_at"])
+    return False
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+def _candidates(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None):
+    """Free slots at this instant, least-loaded representative first (bookings that day), ties random."""
+    day_start = starts_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    load = (
+        Booking.objects.filter(
+            representative=OuterRef("representative"), status=BookingStatus.ACTIVE,
+            starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1),
+        )
+        .order_by()
+        .values("representative")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    slots = Slot.objects.filter(starts_at=starts_at, is_booked=False, representative__active=True)
+    if language:
+        slots = slots.filter(representative__languages__code=language)
+    if phone:
+        slots = slots.filter(representative__can_take_phone_calls=True)
+    if exclude_representative_id is not None:
+        slots = slots.exclude(representative_id=exclude_representative_id)
+    return slots.annotate(load=Coalesce(Subquery(load), 0)).order_by("load", "?")
+
+
+def _claim(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None = None
+           ) -> Slot | None:
+    """Claim one free slot at `starts_at` with a conditional UPDATE; None if all are taken."""
+    for slot in _candidates(starts_at=starts_at, language=language, phone=phone,
+                            exclude_representative_id=exclude_representative_id)[:10]:
+        if Slot.objects.filter(pk=slot.pk, is_booked=False).update(is_booked=True) == 1:
+            slot.is_booked = True
+            return slot
+    return None
+
+
+def _slot_taken(*, starts_at: datetime, language: str, phone: bool, now: datetime) -> SlotTaken:
+    upcoming = next_free_times(after=max(starts_at, now), language=language, phone=phone, limit=5)
+    return SlotTaken(extra={"next_free_times": [t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                                                for t in upcoming]})
+
+
+@transaction.atomic
+def booking_create(
+    *, case_ref, starts_at: datetime, attendee_email: str, attendee_name: str, language: str = "",
+    phone: bool = False, now: datetime,
+) -> Booking:
+    slot = _claim(starts_at=starts_at, language=language, phone=phone)
+    if slot is None:
+        raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now)
+    try:
+        with transaction.atomic():
+            return Booking.objects.create(
+                case_ref=case_ref, representative_id=slot.representative_id, slot=slot,
+                starts_at=slot.starts_at, ends_at=slot.ends_at, attendee_email=attendee_email,
+                attendee_name=attendee_name, language=language, phone=phone, created_at=now, updated_at=now,
+            )
+    except IntegrityError as error:
+        if Booking.objects.filter(case_ref=case_ref, status=BookingStatus.ACTIVE).exists():
+            raise AlreadyBooked() from error
+        raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now) from error
+
+
+def _active_booking(case_ref) -> Booking:
+    booking = Booking.objects.select_for_update().filter(case_ref=case_ref, status=BookingStatus.ACTIVE).first()
+    if booking is None:
+        raise BookingNotFound()
+    return booking
+
+
+@transaction.atomic
+def booking_move(*, case_ref, starts_at: datetime, now: datetime) -> Booking:
+    """Reschedule: the new slot is claimed before the old one is released, so a failed move
+    leaves the original booking exactly as it was."""
+    booking = _active_booking(case_ref)
+    slot = _claim(starts_at=starts_at, language=booking.language, phone=booking.phone)
+    if slot is None:
+        raise _slot_taken(starts_at=starts_at, language=booking.language, phone=booking.phone, now=now)
+    old_slot_id = booking.slot_id
+    booking.slot, booking.representative_id = slot, slot.representative_id
+    booking.starts_at, booking.ends_at = slot.starts_at, slot.ends_at
+    booking.sequence += 1
+    booking.updated_at = now
+    booking.save(update_fields=["slot", "representative", "starts_at", "ends_at", "sequence", "updated_at"])
+    if old_slot_id:
+        Slot.objects.filter(pk=old_slot_id).update(is_booked=False)
+    return booking
+
+
+@transaction.atomic
+def booking_cancel(*, case_ref, reason: str, now: datetime) -> Booking:
+    booking = _active_booking(case_ref)
+    if booking.slot_id:
+        Slot.objects.filter(pk=booking.slot_id).update(is_booked=False)
+    booking.status = BookingStatus.CANCELLED
+    booking.cancel_reason = reason
+    booking.sequence += 1
+    booking.updated_at = now
+    booking.save(update_fields=["status", "cancel_reason", "sequence", "updated_at"])
+    return booking
+
+
+@transaction.atomic
+def booking_displacement_handled(*, booking_id, now: datetime) -> None:
+    Booking.objects.filter(pk=booking_id).update(displacement_handled_at=now)
+
+
+def representatives_slots_sync_all(*, now: datetime) -> int:
+    """Roll every representative's horizon forward (one transaction each)."""
+    ids = list(Representative.objects.values_list("pk", flat=True))
+    for rep_id in ids:
+        representative_slots_sync(representative_id=rep_id, now=now)
+    return len(ids)
+
