@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
@@ -191,13 +191,38 @@ def _candidates(*, starts_at: datetime, language: str, phone: bool, exclude_repr
 
 def _claim(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None = None
            ) -> Slot | None:
-    """Claim one free slot at `starts_at` with a conditional UPDATE; None if all are taken."""
-    for slot in _candidates(starts_at=starts_at, language=language, phone=phone,
-                            exclude_representative_id=exclude_representative_id)[:10]:
-        if Slot.objects.filter(pk=slot.pk, is_booked=False).update(is_booked=True) == 1:
-            slot.is_booked = True
-            return slot
-    return None
+    """Claim one free slot at `starts_at` in ONE statement; None if all are taken.
+
+    The ORM builds the candidate query (filters, least-loaded first, FOR UPDATE SKIP LOCKED so
+    concurrent bookers spread over the free representatives instead of queueing on one row); the
+    conditional `UPDATE ... WHERE NOT is_booked` around it is the guard.
+    """
+    candidate = (
+        _candidates(starts_at=starts_at, language=language, phone=phone,
+                    exclude_representative_id=exclude_representative_id)
+        .select_for_update(skip_locked=True, of=("self",))
+        .values("pk")[:1]
+    )
+    sql, params = candidate.query.sql_with_params()
+    table = Slot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{table}" SET "is_booked" = true WHERE "id" = ({sql}) AND NOT "is_booked"'  # noqa: S608
+            ' RETURNING "id", "representative_id", "starts_at", "ends_at"',
+            params,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Slot(pk=row[0], representative_id=row[1], starts_at=_aware(row[2]), ends_at=_aware(row[3]),
+                is_booked=True)
+
+
+def _aware(value) -> datetime:
+    """SQLite hands back naive UTC datetimes from raw SQL; PostgreSQL aware ones."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _slot_taken(*, starts_at: datetime, language: str, phone: bool, now: datetime) -> SlotTaken:
