@@ -1,23 +1,26 @@
-"""Booking under contention: 32 concurrent clients racing for the earliest slots.
+"""Booking under contention: 32 concurrent clients (processes) racing for the earliest slots.
 
-Phase 1 runs the real service (scheduling.services.booking_create: least-loaded choice, conditional
-UPDATE claim, booking insert, constraint checks). Phase 2, in the same run on the same data, runs
-the ceiling: the same claim and insert as ONE raw SQL statement per attempt. Prints bookings/s,
-p50/p99 latency and the double bookings found (must be 0).
+Three phases on the same data in the same run, each from a clean slate:
+1. service: scheduling.services.booking_create (least-loaded choice, conditional UPDATE claim,
+   booking insert, constraint handling, the 409 with the next free times);
+2. ceiling: the same claim (least-loaded, SKIP LOCKED, conditional UPDATE, insert) as ONE raw SQL
+   statement per attempt, with no Python service around it: the target's denominator;
+3. bare claim: the first free slot at that time, no fairness, one raw statement: for reference.
+Prints bookings/s, p50/p99 latency and the double bookings found (must be 0).
 
     .venv/bin/python bench/booking_contention.py [--clients 32] [--attempts 10240]
 """
 
 import argparse
+import multiprocessing
 import random
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from _db import ms, percentile, setup
 
-RAW_CLAIM = """
+BARE_CLAIM = """
 WITH claimed AS (
     UPDATE scheduling_slot SET is_booked = true
     WHERE id = (SELECT id FROM scheduling_slot WHERE starts_at = %(at)s AND NOT is_booked
@@ -46,7 +49,9 @@ def main() -> None:
     from django.db import connection, connections
 
     from scheduling.models import Representative, Slot
-    from scheduling.services import SlotTaken, booking_create
+    from scheduling.services import _CLAIM, _CLAIM_AND_BOOK_SQL, SlotTaken, booking_create
+
+    SAME_CLAIM = _CLAIM_AND_BOOK_SQL.format(claim=_CLAIM.format(lock="FOR UPDATE OF s SKIP LOCKED"))
 
     base = datetime(2030, 1, 7, 9, tzinfo=UTC)
     with connection.cursor() as cursor:
@@ -79,18 +84,27 @@ def main() -> None:
         except SlotTaken:
             return False
 
-    def raw_attempt(at: datetime) -> bool:
+    def ceiling_attempt(at: datetime) -> bool:
+        day = at.replace(hour=0, minute=0)
         with connection.cursor() as cursor:
-            cursor.execute(RAW_CLAIM, {"at": at, "id": uuid.uuid4(), "case": uuid.uuid4(),
-                                       "token": uuid.uuid4().hex})
+            cursor.execute(SAME_CLAIM, [at, 0, "", "", 0, day, day + timedelta(days=1), uuid.uuid4(), uuid.uuid4(),
+                                        "bench@example.com", "Bench", "", False, uuid.uuid4().hex, "00000000",
+                                        base, base])
+            return cursor.fetchone() is not None
+
+    def bare_attempt(at: datetime) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(BARE_CLAIM, {"at": at, "id": uuid.uuid4(), "case": uuid.uuid4(),
+                                        "token": uuid.uuid4().hex})
             return cursor.fetchone() is not None
 
     def run(attempt) -> dict:
+        """Each client is its own process (as gunicorn workers are), released together."""
         reset()
-        latencies: list[float] = []
-        successes = [0]
-        lock = threading.Lock()
-        barrier = threading.Barrier(args.clients + 1)
+        connections.close_all()  # never share a connection across fork
+        context = multiprocessing.get_context("fork")
+        barrier = context.Barrier(args.clients + 1)
+        results = context.Queue()
 
         def client(times_for_client: list[datetime]) -> None:
             mine, ok = [], 0
@@ -99,19 +113,23 @@ def main() -> None:
                 started = time.perf_counter()
                 ok += attempt(at)
                 mine.append(time.perf_counter() - started)
-            with lock:
-                latencies.extend(mine)
-                successes[0] += ok
             connections.close_all()
+            results.put((mine, ok))
 
-        threads = [threading.Thread(target=client, args=(plan[i],)) for i in range(args.clients)]
-        for thread in threads:
-            thread.start()
+        processes = [context.Process(target=client, args=(plan[i],)) for i in range(args.clients)]
+        for process in processes:
+            process.start()
         barrier.wait()
         started = time.perf_counter()
-        for thread in threads:
-            thread.join()
+        latencies: list[float] = []
+        successes = 0
+        for _ in processes:
+            mine, ok = results.get()
+            latencies.extend(mine)
+            successes += ok
         elapsed = time.perf_counter() - started
+        for process in processes:
+            process.join()
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM (SELECT slot_id FROM scheduling_booking WHERE status='ACTIVE'"
                            " GROUP BY slot_id HAVING count(*) > 1) d")
@@ -121,20 +139,27 @@ def main() -> None:
                            " AND b.status='ACTIVE' AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at,"
                            " b.ends_at)")
             overlaps = cursor.fetchone()[0]
-        return {"attempts": len(latencies), "bookings": successes[0], "elapsed": elapsed,
+            cursor.execute("SELECT count(*) FROM scheduling_booking WHERE status='ACTIVE'")
+            stored = cursor.fetchone()[0]
+        assert stored == successes, (stored, successes)
+        return {"attempts": len(latencies), "bookings": successes, "elapsed": elapsed,
                 "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                 "double": double_slots + overlaps}
 
     service = run(service_attempt)
-    ceiling = run(raw_attempt)
+    ceiling = run(ceiling_attempt)
+    bare = run(bare_attempt)
     print(f"clients={args.clients} attempts={service['attempts']} slots={args.reps * args.times} "
           f"(reps={args.reps} x times={args.times}, earliest times most wanted)")
-    for name, r in (("service", service), ("raw SQL ceiling", ceiling)):
-        print(f"{name:>16}: {r['bookings']:6d} bookings, {r['attempts'] / r['elapsed']:8.0f} attempts/s, "
+    for name, r in (("service", service), ("ceiling (same SQL)", ceiling), ("bare claim", bare)):
+        print(f"{name:>18}: {r['bookings']:6d} bookings, {r['attempts'] / r['elapsed']:8.0f} attempts/s, "
               f"{r['bookings'] / r['elapsed']:7.0f} bookings/s, p50 {ms(r['p50'])}, p99 {ms(r['p99'])}, "
               f"double bookings {r['double']}")
-    ratio = (service["attempts"] / service["elapsed"]) / (ceiling["attempts"] / ceiling["elapsed"])
-    print(f"service / ceiling throughput (attempts/s): {ratio:.0%} (target >= 50%)")
+    def rate(r: dict) -> float:
+        return r["attempts"] / r["elapsed"]
+
+    print(f"service / ceiling throughput (attempts/s): {rate(service) / rate(ceiling):.0%} (target >= 50%); "
+          f"service / bare claim: {rate(service) / rate(bare):.0%}")
     reset()
 
 

@@ -8,8 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
 from scheduling.selectors import next_free_times
@@ -166,50 +164,59 @@ def _booking_relocate(*, booking: Booking, now: datetime) -> bool:
 
 # --- booking ----------------------------------------------------------------------------------
 
-def _candidates(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None):
-    """Free slots at this instant, least-loaded representative first (bookings that day), ties random."""
+# The hot path of booking, hand-written so it is not recompiled by the ORM on every attempt.
+# Candidates: free slots at the instant whose representative is active (and speaks the language,
+# takes phone calls), least-loaded first (active bookings that UTC day), ties broken at random.
+# Chosen with FOR UPDATE SKIP LOCKED on PostgreSQL so concurrent bookers spread over the free
+# representatives instead of queueing on one row; the conditional UPDATE is the guard.
+_CLAIM = """
+UPDATE scheduling_slot SET is_booked = true
+WHERE id = (
+    SELECT s.id FROM scheduling_slot s
+    JOIN scheduling_representative r ON r.id = s.representative_id
+    WHERE s.starts_at = %s AND NOT s.is_booked AND r.active
+      AND (%s = 0 OR r.can_take_phone_calls)
+      AND (%s = '' OR EXISTS (SELECT 1 FROM scheduling_representativelanguage l
+                              WHERE l.representative_id = r.id AND l.code = %s))
+      AND s.representative_id <> %s
+    ORDER BY (SELECT count(*) FROM scheduling_booking b
+              WHERE b.representative_id = s.representative_id AND b.status = 'ACTIVE'
+                AND b.starts_at >= %s AND b.starts_at < %s), random()
+    LIMIT 1 {lock}
+) AND NOT is_booked
+RETURNING id, representative_id, starts_at, ends_at
+"""
+_CLAIM_SQL = _CLAIM + ";"
+# PostgreSQL: claim and insert the booking in ONE statement (a data-modifying CTE).
+_CLAIM_AND_BOOK_SQL = """
+WITH claimed AS ({claim})
+INSERT INTO scheduling_booking (id, case_ref, representative_id, slot_id, starts_at, ends_at, status,
+    attendee_email, attendee_name, language, phone, join_token, dial_in_pin, sequence, cancel_reason,
+    displacement, created_at, updated_at)
+SELECT %s, %s, representative_id, id, starts_at, ends_at, 'ACTIVE', %s, %s, %s, %s, %s, %s, 0, '', '', %s, %s
+FROM claimed
+RETURNING *
+"""
+
+
+def _claim_params(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None):
     day_start = starts_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    load = (
-        Booking.objects.filter(
-            representative=OuterRef("representative"), status=BookingStatus.ACTIVE,
-            starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1),
-        )
-        .order_by()
-        .values("representative")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    slots = Slot.objects.filter(starts_at=starts_at, is_booked=False, representative__active=True)
-    if language:
-        slots = slots.filter(representative__languages__code=language)
-    if phone:
-        slots = slots.filter(representative__can_take_phone_calls=True)
-    if exclude_representative_id is not None:
-        slots = slots.exclude(representative_id=exclude_representative_id)
-    return slots.annotate(load=Coalesce(Subquery(load), 0)).order_by("load", "?")
+    return [starts_at, int(phone), language, language, exclude_representative_id or 0, day_start,
+            day_start + timedelta(days=1)]
+
+
+def _lock_clause() -> str:
+    return "FOR UPDATE OF s SKIP LOCKED" if connection.vendor == "postgresql" else ""
 
 
 def _claim(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None = None
            ) -> Slot | None:
-    """Claim one free slot at `starts_at` in ONE statement; None if all are taken.
-
-    The ORM builds the candidate query (filters, least-loaded first, FOR UPDATE SKIP LOCKED so
-    concurrent bookers spread over the free representatives instead of queueing on one row); the
-    conditional `UPDATE ... WHERE NOT is_booked` around it is the guard.
-    """
-    candidate = (
-        _candidates(starts_at=starts_at, language=language, phone=phone,
-                    exclude_representative_id=exclude_representative_id)
-        .select_for_update(skip_locked=True, of=("self",))
-        .values("pk")[:1]
-    )
-    sql, params = candidate.query.sql_with_params()
-    table = Slot._meta.db_table
+    """Claim one free slot at `starts_at` in one statement; None if every candidate is taken."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f'UPDATE "{table}" SET "is_booked" = true WHERE "id" = ({sql}) AND NOT "is_booked"'  # noqa: S608
-            ' RETURNING "id", "representative_id", "starts_at", "ends_at"',
-            params,
+            _CLAIM_SQL.format(lock=_lock_clause()),
+            _claim_params(starts_at=starts_at, language=language, phone=phone,
+                          exclude_representative_id=exclude_representative_id),
         )
         row = cursor.fetchone()
     if row is None:
@@ -218,8 +225,37 @@ def _claim(*, starts_at: datetime, language: str, phone: bool, exclude_represent
                 is_booked=True)
 
 
+def _claim_and_book(*, case_ref, starts_at: datetime, attendee_email: str, attendee_name: str, language: str,
+                    phone: bool, now: datetime) -> Booking | None:
+    if connection.vendor != "postgresql":
+        slot = _claim(starts_at=starts_at, language=language, phone=phone)
+        if slot is None:
+            return None
+        return Booking.objects.create(
+            case_ref=case_ref, representative_id=slot.representative_id, slot=slot, starts_at=slot.starts_at,
+            ends_at=slot.ends_at, attendee_email=attendee_email, attendee_name=attendee_name, language=language,
+            phone=phone, created_at=now, updated_at=now,
+        )
+    booking = Booking(case_ref=case_ref, attendee_email=attendee_email, attendee_name=attendee_name,
+                      language=language, phone=phone, created_at=now, updated_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_AND_BOOK_SQL.format(claim=_CLAIM.format(lock=_lock_clause())),
+            [*_claim_params(starts_at=starts_at, language=language, phone=phone, exclude_representative_id=None),
+             booking.id, case_ref, attendee_email, attendee_name, language, phone, booking.join_token,
+             booking.dial_in_pin, now, now],
+        )
+        row = cursor.fetchone()
+        columns = [column.name for column in cursor.description]
+    if row is None:
+        return None
+    by_column = dict(zip(columns, row, strict=True))
+    fields = Booking._meta.concrete_fields
+    return Booking.from_db(connection.alias, [f.attname for f in fields], [by_column[f.column] for f in fields])
+
+
 def _aware(value) -> datetime:
-    """SQLite hands back naive UTC datetimes from raw SQL; PostgreSQL aware ones."""
+    """SQLite hands back naive UTC datetimes (or strings) from raw SQL; PostgreSQL aware ones."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -231,25 +267,28 @@ def _slot_taken(*, starts_at: datetime, language: str, phone: bool, now: datetim
                                                 for t in upcoming]})
 
 
-@transaction.atomic
 def booking_create(
     *, case_ref, starts_at: datetime, attendee_email: str, attendee_name: str, language: str = "",
     phone: bool = False, now: datetime,
 ) -> Booking:
-    slot = _claim(starts_at=starts_at, language=language, phone=phone)
-    if slot is None:
-        raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now)
+    """Book the least-loaded free representative at `starts_at`, atomically: on PostgreSQL the
+    claim and the insert are one statement (inside a caller's transaction, under a savepoint).
+    Database constraints turn any race into a clean SlotTaken/AlreadyBooked."""
+    arguments = {"case_ref": case_ref, "starts_at": starts_at, "attendee_email": attendee_email,
+                 "attendee_name": attendee_name, "language": language, "phone": phone, "now": now}
     try:
-        with transaction.atomic():
-            return Booking.objects.create(
-                case_ref=case_ref, representative_id=slot.representative_id, slot=slot,
-                starts_at=slot.starts_at, ends_at=slot.ends_at, attendee_email=attendee_email,
-                attendee_name=attendee_name, language=language, phone=phone, created_at=now, updated_at=now,
-            )
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            booking = _claim_and_book(**arguments)  # one statement: atomic by itself
+        else:
+            with transaction.atomic():
+                booking = _claim_and_book(**arguments)
     except IntegrityError as error:
         if Booking.objects.filter(case_ref=case_ref, status=BookingStatus.ACTIVE).exists():
             raise AlreadyBooked() from error
         raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now) from error
+    if booking is None:
+        raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now)
+    return booking
 
 
 def _active_booking(case_ref) -> Booking:
