@@ -201,8 +201,9 @@ RETURNING *
 
 def _claim_params(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None):
     day_start = starts_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return [starts_at, int(phone), language, language, exclude_representative_id or 0, day_start,
-            day_start + timedelta(days=1)]
+    adapt = connection.ops.adapt_datetimefield_value  # as the ORM would store them (SQLite: naive UTC text)
+    return [adapt(starts_at), int(phone), language, language, exclude_representative_id or 0, adapt(day_start),
+            adapt(day_start + timedelta(days=1))]
 
 
 def _lock_clause() -> str:
