@@ -122,3 +122,29 @@ def test_inactive_representative_offers_nothing(now):
     WorkingHours.objects.create(representative=rep, weekday=1, starts=time(9), ends=time(10))
     representative_slots_sync(representative_id=rep.pk, now=now)
     assert not Slot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_editing_hours_in_the_admin_regenerates_slots(admin_client, django_capture_on_commit_callbacks,
+                                                      frozen_clock):
+    from verify_site.celery import app
+
+    rep = RepresentativeFactory(timezone="UTC")
+    data = {
+        "user": rep.user.pk, "display_name": rep.display_name, "timezone": "UTC", "can_take_phone_calls": "on",
+        "active": "on",
+        "languages-TOTAL_FORMS": "0", "languages-INITIAL_FORMS": "0",
+        "working_hours-TOTAL_FORMS": "1", "working_hours-INITIAL_FORMS": "0",
+        "working_hours-0-weekday": "2", "working_hours-0-starts": "09:00", "working_hours-0-ends": "10:00",
+        "time_off-TOTAL_FORMS": "0", "time_off-INITIAL_FORMS": "0",
+    }
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client.post(f"/admin/scheduling/representative/{rep.pk}/change/", data)
+    finally:
+        app.conf.task_always_eager = False
+    assert response.status_code == 302, response.content[:2000]
+    assert WorkingHours.objects.filter(representative=rep).count() == 1
+    # now is Monday 2 March: Wednesdays 4, 11 and 18 March fall in the 21-day horizon, 12 slots a morning
+    assert Slot.objects.filter(representative=rep).count() == 3 * 12
