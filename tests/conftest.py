@@ -52,3 +52,13 @@ def marketplace(api_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
     return client
+
+
+def send_due(at: datetime) -> dict[str, int]:
+    """Run the outbox as the beat sweep and a worker would, at `at` (email: Django's test outbox)."""
+    import time_machine
+
+    from notifications.services import outbox_claim_due, outbox_send_batch
+
+    with time_machine.travel(at, tick=False):
+        return outbox_send_batch(message_ids=outbox_claim_due(now=at, limit=100_000))

@@ -75,6 +75,9 @@ class GracePolicy(models.Model):
     our_fault_extension_hours = models.PositiveSmallIntegerField(
         default=72, help_text="Deadline extension when we cancel a call (no representative left at that time)."
     )
+    reminder_offsets_minutes = models.JSONField(
+        default=list, help_text="Reminders before a booked call, in minutes, e.g. [1440, 60, 10]."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -94,6 +97,9 @@ class GracePolicy(models.Model):
             raise ValidationError(
                 {"warning_offsets_hours": _("A list of whole hours, each inside the grace period.")}
             )
+        reminders = self.reminder_offsets_minutes
+        if not isinstance(reminders, list) or not all(isinstance(m, int) and 0 < m <= 7 * 24 * 60 for m in reminders):
+            raise ValidationError({"reminder_offsets_minutes": _("A list of whole minutes, each up to a week.")})
 
     def snapshot(self) -> dict:
         return {
@@ -103,6 +109,7 @@ class GracePolicy(models.Model):
             "max_reschedules": self.max_reschedules,
             "reschedule_cutoff_hours": self.reschedule_cutoff_hours,
             "our_fault_extension_hours": self.our_fault_extension_hours,
+            "reminder_offsets_minutes": sorted(self.reminder_offsets_minutes or [1440, 60, 10], reverse=True),
         }
 
 

@@ -11,7 +11,7 @@ from scheduling import services as scheduling_services
 from scheduling.models import Booking, Displacement
 from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
 from scheduling.services import AlreadyBooked, BookingNotFound
-from verification import selectors, transitions
+from verification import notices, selectors, transitions
 from verification.errors import (
     BookingTimeInvalid,
     CaseAlreadyOpen,
@@ -89,11 +89,8 @@ def case_flag(
     actor: str,
     now: datetime,
 ) -> Case:
-    """Open a case for a freelancer, creating or refreshing the freelancer's contact details.
-
-    The notice counts as sent now and the grace period starts from it (the notifications
-    outbox will move that moment to when the email actually leaves).
-    """
+    """Open a case for a freelancer, creating or refreshing the freelancer's contact details, and
+    queue the notice. The deadline is set when the notice is actually sent (`case_notice_sent`)."""
     contact = {"email": email, "name": name, "timezone": timezone, "language": language}
     freelancer, created = Freelancer.objects.select_for_update().get_or_create(
         external_id=external_id, defaults={**contact, "created_at": now, "updated_at": now}
@@ -118,8 +115,6 @@ def case_flag(
                 standing_snapshot=standing,
                 status=CaseStatus.OPEN,
                 policy=policy,
-                notice_sent_at=now,
-                deadline_at=now + timedelta(days=policy["grace_days"]),
                 created_by=actor,
                 created_at=now,
                 updated_at=now,
@@ -134,8 +129,25 @@ def case_flag(
         now=now,
         reason=public_reason,
         to_status=CaseStatus.OPEN,
-        after={"reason_code": reason_code, "deadline_at": case.deadline_at.isoformat(), "policy": policy},
+        after={"reason_code": reason_code, "policy": policy},
     )
+    notices.notice(case, now=now)
+    return case
+
+
+@transaction.atomic
+def case_notice_sent(*, case_id, now: datetime) -> Case:
+    """The notice left: the grace period starts now (never at flag time), warnings are scheduled."""
+    case = _lock(case_id)
+    if case.notice_sent_at is not None or case.is_final:
+        return case
+    case.notice_sent_at = now
+    case.deadline_at = now + timedelta(days=case.policy.get("grace_days", 7))
+    case.updated_at = now
+    case.save(update_fields=["notice_sent_at", "deadline_at", "updated_at"])
+    audit_record(case=case, actor="system", action="notice_sent", now=now,
+                 after={"notice_sent_at": iso(now), "deadline_at": iso(case.deadline_at)})
+    notices.deadline_warnings(case, now=now)
     return case
 
 
@@ -187,6 +199,7 @@ def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     )
     if booking_active_for(case_ref=case.id) is not None:
         scheduling_services.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
+    notices.closed(case, kind="withdrawn", now=now)
     return case
 
 
@@ -228,6 +241,7 @@ def case_booking_create(
         case_id=case.id, to_status=CaseStatus.SCHEDULED, actor=actor, action="booked", reason="", now=now,
         after={"booking_id": str(booking.id), "starts_at": iso(booking.starts_at)},
     )
+    notices.booking_made(case, booking, kind="booking_confirmed", now=now)
     return booking
 
 
@@ -258,6 +272,7 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
         case=case, actor=actor, action="rescheduled", now=now,
         before={"starts_at": before}, after={"starts_at": iso(booking.starts_at), "booking_id": str(booking.id)},
     )
+    notices.booking_made(case, booking, kind="booking_moved", now=now)
     return booking
 
 
@@ -274,6 +289,7 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
         case_id=case.id, to_status=CaseStatus.OPEN, actor=actor, action="booking_cancelled", reason="", now=now,
         after={"booking_id": str(booking.id)},
     )
+    notices.booking_cancelled(case, booking, by_us=False, now=now)
     return booking
 
 
@@ -290,6 +306,7 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
         audit_record(case=case, actor="system", action="booking_moved", now=now,
                      reason="The representative became unavailable; another one takes the call at the same time.",
                      after={"booking_id": str(booking.id), "representative_id": booking.representative_id})
+        notices.booking_made(case, booking, kind="booking_moved", now=now)
     else:
         extension = timedelta(hours=case.policy.get("our_fault_extension_hours", 72))
         before = case.deadline_at
@@ -305,6 +322,8 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
             audit_record(case=case, actor="system", action="deadline_extended", now=now,
                          reason="We cancelled the booked call (no representative free at that time).",
                          before={"deadline_at": iso(before)}, after={"deadline_at": iso(case.deadline_at)})
+            notices.deadline_warnings(case, now=now)
+        notices.booking_cancelled(case, booking, by_us=True, now=now)
     scheduling_services.booking_displacement_handled(booking_id=booking.id, now=now)
 
 

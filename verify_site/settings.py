@@ -158,6 +158,15 @@ BOOKING_MIN_NOTICE_MINUTES = env.int("BOOKING_MIN_NOTICE_MINUTES", default=60)
 JOIN_URL_TEMPLATE = env.str("JOIN_URL_TEMPLATE", default="https://meet.jit.si/verify-{token}")
 DIAL_IN_NUMBER = env.str("DIAL_IN_NUMBER", default="")
 
+# --- Notifications (the outbox) ---------------------------------------------------------------
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=30)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
+OUTBOX_SEND_CHUNK = 25  # messages per send task, over one SMTP connection
+OUTBOX_MAX_BATCHES_PER_SWEEP = 40
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
+
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -189,6 +198,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 CELERY_BEAT_SCHEDULE = {
     "slots-sync": {"task": "scheduling.tasks.representatives_slots_sync_all", "schedule": 15 * 60},
     "displaced-bookings": {"task": "verification.tasks.bookings_displaced_handle", "schedule": 60},
+    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
+    "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
 }
 
 # --- API ------------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core import mail
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
+from tests.conftest import send_due
 from verification.links import case_from_token
 from verification.models import AuditEvent, Case, CaseStatus, Freelancer, GracePolicy, ReasonCode
 
@@ -37,14 +39,22 @@ def test_flag_eligibility_withdraw_journey(marketplace, now):
     with time_machine.travel(now, tick=False):
         # when the marketplace flags a freelancer
         created = marketplace.post("/api/v1/cases", flag_body(), format="json")
-    # then a case is open, the notice counted as sent now and the deadline is 7 days later
+    # then a case is open and its notice queued; the grace period has not started yet
     assert created.status_code == 201, created.content
     body = created.json()
     assert set(body) == {"id", "status", "notice_sent_at", "deadline_at", "freelancer_url"}
     assert body["status"] == "OPEN"
-    assert body["notice_sent_at"] == "2026-03-02T12:00:00Z"
-    assert body["deadline_at"] == "2026-03-09T12:00:00Z"
+    assert body["notice_sent_at"] is None and body["deadline_at"] is None
+    assert len(mail.outbox) == 0
+    # when the notice actually leaves, 30 seconds later
+    assert send_due(now + timedelta(seconds=30)) == {"sent": 1}
+    # then the grace period counts from then: 7 days
+    [notice] = mail.outbox
+    assert notice.to == ["amara@example.com"] and "Please confirm your profile" in notice.subject
     case = Case.objects.get(pk=body["id"])
+    assert case.notice_sent_at == now + timedelta(seconds=30)
+    assert case.deadline_at == now + timedelta(days=7, seconds=30)
+    assert "Monday 9 March 2026, 13:00 (Africa/Lagos, WAT)" in notice.body  # the deadline in their zone
     assert case.freelancer.external_id == "fl-42"
     assert case.standing_snapshot == {"badges": ["Top Rated"], "job_success": 97}
     assert case.profile_claims == [{"field": "country", "value": "Nigeria"}]
@@ -60,7 +70,7 @@ def test_flag_eligibility_withdraw_journey(marketplace, now):
     assert eligibility.json() == {
         "external_id": "fl-42",
         "can_submit_proposals": True,
-        "case": {"id": body["id"], "status": "OPEN", "deadline_at": "2026-03-09T12:00:00Z"},
+        "case": {"id": body["id"], "status": "OPEN", "deadline_at": "2026-03-09T12:00:30Z"},
     }
 
     # when it withdraws the case
@@ -75,6 +85,7 @@ def test_flag_eligibility_withdraw_journey(marketplace, now):
                                                                     "reason"))
     assert events == [
         ("marketplace:marketplace-test", "flagged", "", "OPEN", case.public_reason),
+        ("system", "notice_sent", "", "", ""),
         ("marketplace:marketplace-test", "withdrawn", "OPEN", "WITHDRAWN", "Flag raised in error"),
     ]
     # and a new flag is now possible
@@ -82,17 +93,19 @@ def test_flag_eligibility_withdraw_journey(marketplace, now):
     assert again.status_code == 201
 
 
-def test_policy_for_the_reason_code_wins_over_default(marketplace):
+def test_policy_for_the_reason_code_wins_over_default(marketplace, now):
     GracePolicy.objects.create(reason_code=ReasonCode.PERIODIC_CHECK, grace_days=14, warning_offsets_hours=[48])
     response = marketplace.post("/api/v1/cases", flag_body(reason_code="periodic_check"), format="json")
+    send_due(now + timedelta(days=365))
     case = Case.objects.get(pk=response.json()["id"])
     assert case.deadline_at - case.notice_sent_at == timedelta(days=14)
     assert case.policy["warning_offsets_hours"] == [48]
 
 
-def test_editing_a_policy_does_not_move_running_deadlines(marketplace):
+def test_editing_a_policy_does_not_move_running_deadlines(marketplace, now):
     response = marketplace.post("/api/v1/cases", flag_body(), format="json")
     GracePolicy.objects.filter(reason_code="default").update(grace_days=1)
+    send_due(now + timedelta(days=365))
     case = Case.objects.get(pk=response.json()["id"])
     assert case.deadline_at - case.notice_sent_at == timedelta(days=7)
 

@@ -1,0 +1,10 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def local_time(moment: datetime | str, zone_name: str) -> str:
+    """`Tuesday 3 March 2026, 18:30 (Asia/Kolkata, IST)`: a person's wall clock with the zone."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    local = moment.astimezone(ZoneInfo(zone_name))
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({zone_name}, {local.tzname()})"

@@ -1,0 +1,222 @@
+"""The outbox: what each change sends, when, once; stale messages are skipped, failures retried."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from icalendar import Calendar
+
+from notifications.models import MessageStatus, OutboxMessage
+from notifications.services import message_send, outbox_claim_due, outbox_send_batch
+from scheduling.models import Booking, BookingStatus
+from tests.conftest import send_due
+from tests.factories import CaseFactory
+from tests.scheduling.conftest import client_for, make_reps
+from verification import services
+from verification.models import CaseStatus
+
+pytestmark = pytest.mark.django_db
+AT = "2026-03-04T10:00:00Z"  # 46 hours after now: every reminder offset is still ahead
+CALL = datetime(2026, 3, 4, 10, tzinfo=UTC)
+
+
+def messages(**filters) -> list[tuple[str, str, datetime]]:
+    return list(OutboxMessage.objects.filter(**filters).order_by("due_at", "kind")
+                .values_list("kind", "status", "due_at"))
+
+
+def calendar_part(email):
+    parts = [part for part in email.message().walk() if part.get_content_type() == "text/calendar"]
+    assert len(parts) == 1
+    return parts[0]
+
+
+def test_booking_sends_confirmation_with_invite_and_reminders_at_the_policy_offsets(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    assert messages() == [
+        ("booking_confirmed", "PENDING", now),
+        ("reminder:1440", "PENDING", CALL - timedelta(hours=24)),
+        ("reminder:60", "PENDING", CALL - timedelta(hours=1)),
+        ("reminder:10", "PENDING", CALL - timedelta(minutes=10)),
+    ]
+    assert send_due(now) == {"sent": 1}
+    [email] = mail.outbox
+    assert email.to == [case.freelancer.email]
+    assert "Wednesday 4 March 2026, 15:30 (Asia/Kolkata, IST)" in email.subject  # their zone, with its name
+    assert "https://meet.jit.si/verify-" in email.body
+    [(html, mimetype)] = email.alternatives
+    assert mimetype == "text/html" and "Join by video" in html
+    part = calendar_part(email)
+    assert part.get_param("method") == "REQUEST"
+    event = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")[0]
+    assert event.decoded("DTSTART") == CALL
+
+
+def test_an_offset_already_past_at_booking_time_is_not_made(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-02T14:00:00Z"}, format="json")
+    assert [kind for kind, *_ in messages()] == ["booking_confirmed", "reminder:60", "reminder:10"]
+
+
+def test_each_reminder_goes_once_at_its_time(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    send_due(now)
+    assert send_due(CALL - timedelta(hours=24)) == {"sent": 1}
+    assert send_due(CALL - timedelta(hours=24)) == {}
+    assert send_due(CALL - timedelta(minutes=10)) == {"sent": 2}  # the 1 h one was due too (late sweep)
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "Your verification call is booked", "Reminder", "Reminder", "Reminder"]
+
+
+def test_cancelled_booking_gets_no_stale_reminder_and_a_cancel_invite(reps, now, frozen_clock):
+    case = CaseFactory()
+    client = client_for(case)
+    client.post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    client.delete("/api/v1/case/booking")
+    assert [(k, s) for k, s, _ in messages()] == [
+        ("booking_cancelled", "PENDING"), ("booking_confirmed", "SKIPPED"),
+        ("reminder:1440", "SKIPPED"), ("reminder:60", "SKIPPED"), ("reminder:10", "SKIPPED")]
+    send_due(CALL)
+    [email] = mail.outbox
+    assert "cancelled" in email.subject
+    part = calendar_part(email)
+    assert part.get_param("method") == "CANCEL"
+    assert str(Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+def test_moved_booking_gets_reminders_for_the_new_time_only(reps, now, frozen_clock):
+    case = CaseFactory()
+    client = client_for(case)
+    client.post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    client.patch("/api/v1/case/booking", {"starts_at": "2026-03-05T10:00:00Z"}, format="json")
+    pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING)
+    assert sorted(pending.values_list("kind", "version")) == [
+        ("booking_moved", 1), ("reminder:10", 1), ("reminder:1440", 1), ("reminder:60", 1)]
+    send_due(datetime(2026, 3, 5, 9, 55, tzinfo=UTC))  # just before the new call
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "Your verification call moved", "Reminder", "Reminder", "Reminder"]
+    assert all("Thursday 5 March" in m.subject for m in mail.outbox)
+
+
+def test_send_time_recheck_skips_a_reminder_whose_booking_changed_behind_its_back(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    send_due(now)
+    Booking.objects.filter(case_ref=case.id).update(status=BookingStatus.CANCELLED)  # no outbox call at all
+    send_due(CALL - timedelta(hours=24))
+    reminder = OutboxMessage.objects.get(kind="reminder:1440")
+    assert reminder.status == MessageStatus.SKIPPED and reminder.skip_reason == "the booking was cancelled"
+    assert len(mail.outbox) == 1
+
+
+def test_a_reminder_due_after_the_call_started_is_skipped(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    # the workers were down all morning; they come back after the call started
+    send_due(CALL + timedelta(minutes=1))
+    skipped = OutboxMessage.objects.filter(kind__startswith="reminder")
+    assert set(skipped.values_list("status", "skip_reason")) == {("SKIPPED", "the call has already started")}
+    assert [m.subject.split(":")[0] for m in mail.outbox] == ["Your verification call is booked"]
+
+
+def test_reminder_24_hours_before_a_call_the_day_after_dst_is_24_real_hours(now, frozen_clock):
+    make_reps(1, now=now, zone="America/New_York")
+    case = CaseFactory(deadline_at=now + timedelta(days=14))
+    # New York springs forward on Sunday 8 March; the call is Monday 9 March, 09:00 EDT = 13:00Z
+    call = datetime(2026, 3, 9, 13, tzinfo=UTC)
+    assert client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-09T09:00:00-04:00"},
+                                 format="json").status_code == 201
+    reminder = OutboxMessage.objects.get(kind="reminder:1440")
+    assert reminder.due_at == call - timedelta(hours=24)  # Sunday 13:00Z = 09:00 EDT; Saturday would be EST
+
+
+def test_notice_then_deadline_warnings_while_not_booked(reps, now, frozen_clock):
+    case = CaseFactory(notice_sent_at=None, deadline_at=None)
+    from verification import notices
+
+    notices.notice(case, now=now)
+    send_due(now)
+    case.refresh_from_db()
+    assert case.deadline_at == now + timedelta(days=7)
+    warnings = messages(kind__startswith="deadline_warning")
+    assert warnings == [("deadline_warning:72", "PENDING", case.deadline_at - timedelta(hours=72)),
+                        ("deadline_warning:24", "PENDING", case.deadline_at - timedelta(hours=24))]
+    # booked before the first warning: it is skipped; cancelled again before the second: it goes
+    client = client_for(case)
+    client.post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    send_due(case.deadline_at - timedelta(hours=72))
+    client.delete("/api/v1/case/booking")
+    send_due(case.deadline_at - timedelta(hours=24))
+    assert messages(kind__startswith="deadline_warning") == [
+        ("deadline_warning:72", "SKIPPED", case.deadline_at - timedelta(hours=72)),
+        ("deadline_warning:24", "SENT", case.deadline_at - timedelta(hours=24))]
+
+
+def test_withdrawal_skips_everything_pending_and_says_so(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    services.case_withdraw(case_id=case.id, actor="marketplace:x", reason="error", now=now)
+    assert OutboxMessage.objects.filter(status=MessageStatus.PENDING).values_list("kind", flat=True).get() == \
+        "withdrawn"
+    send_due(CALL)
+    assert [m.subject for m in mail.outbox] == ["Your verification is no longer needed"]
+
+
+def test_failures_are_retried_with_backoff_then_failed_with_the_error(reps, now, frozen_clock, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.FailingBackend"
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-05T10:00:00Z"}, format="json")
+    assert send_due(now)["retry"] == 1
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert confirmation.status == MessageStatus.PENDING and confirmation.attempts == 1
+    assert confirmation.due_at == now + timedelta(seconds=60)
+    assert "SMTPServerDisconnected" in confirmation.last_error
+    send_due(now + timedelta(seconds=60))
+    confirmation.refresh_from_db()
+    assert confirmation.due_at == now + timedelta(seconds=60 + 120)  # exponential
+    send_due(now + timedelta(seconds=180))
+    confirmation.refresh_from_db()
+    assert confirmation.status == MessageStatus.FAILED and confirmation.attempts == 3
+
+
+def test_a_redelivered_send_task_sends_nothing_twice(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    ids = outbox_claim_due(now=now, limit=100)
+    assert outbox_send_batch(message_ids=ids) == {"sent": 1}
+    assert outbox_send_batch(message_ids=ids) == {"not_mine": 1}  # redelivered
+    assert message_send(message_id=ids[0], now=now) == "not_mine"
+    assert len(mail.outbox) == 1
+
+
+def test_a_claim_whose_worker_died_is_taken_again_after_its_lease(reps, now, frozen_clock, settings):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    assert len(outbox_claim_due(now=now, limit=100)) == 1  # claimed, then the worker is lost
+    assert outbox_claim_due(now=now + timedelta(seconds=10), limit=100) == []
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)) == {"sent": 1}
+
+
+def test_representative_agenda_once_a_day_in_their_morning(reps, now, frozen_clock):
+    from notifications.agenda import agendas_enqueue
+
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-02T15:00:00Z"}, format="json")
+    assert agendas_enqueue(now=now) == 3  # 12:00 in London, after 07:00
+    agendas_enqueue(now=now + timedelta(hours=1))
+    assert OutboxMessage.objects.filter(kind="rep_agenda").count() == 3
+    send_due(now)
+    agendas = [m for m in mail.outbox if m.subject.startswith("Your verification calls today")]
+    assert len(agendas) == 3
+    assert sum("Monday 2 March 2026, 15:00 (Europe/London, GMT)" in m.body for m in agendas) == 1
+
+
+def test_case_status_untouched_by_sending(reps, now, frozen_clock):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    send_due(now)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.SCHEDULED
