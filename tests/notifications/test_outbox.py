@@ -220,3 +220,18 @@ def test_case_status_untouched_by_sending(reps, now, frozen_clock):
     send_due(now)
     case.refresh_from_db()
     assert case.status == CaseStatus.SCHEDULED
+
+
+def test_failed_messages_are_visible_in_the_admin_and_can_be_sent_again(admin_client, now, frozen_clock):
+    case = CaseFactory()
+    failed = OutboxMessage.objects.create(kind="withdrawn", subject=f"case:{case.id}", case_ref=case.id,
+                                          recipient="x@example.com", context={"first_name": "X"}, due_at=now,
+                                          status=MessageStatus.FAILED, attempts=6, last_error="SMTPException: 554",
+                                          created_at=now, updated_at=now)
+    page = admin_client.get("/admin/notifications/outboxmessage/?status__exact=FAILED")
+    assert page.status_code == 200 and b"x@example.com" in page.content
+    assert b"SMTPException: 554" in admin_client.get(f"/admin/notifications/outboxmessage/{failed.pk}/change/").content
+    admin_client.post("/admin/notifications/outboxmessage/", {"action": "send_again", "_selected_action": [failed.pk]})
+    failed.refresh_from_db()
+    assert failed.status == MessageStatus.PENDING and failed.attempts == 0
+    assert send_due(now) == {"sent": 1}

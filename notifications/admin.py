@@ -1,0 +1,29 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from notifications.models import MessageStatus, OutboxMessage
+from notifications.services import message_retry
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["kind", "recipient", "status", "due_at", "sent_at", "attempts", "skip_reason"]
+    list_filter = ["status", "kind"]
+    search_fields = ["recipient", "subject", "case_ref"]
+    date_hierarchy = "due_at"
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+    actions = ["send_again"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Send again (failed messages only)")
+    def send_again(self, request, queryset):
+        failed = list(queryset.filter(status=MessageStatus.FAILED).values_list("pk", flat=True))
+        for message_id in failed:
+            message_retry(message_id=message_id, now=timezone.now())
+        self.message_user(request, f"{len(failed)} failed message(s) will be sent at the next sweep.",
+                          messages.SUCCESS)

@@ -1,0 +1,144 @@
+"""The outbox with real processes: Celery worker and beat on a real Redis broker, PostgreSQL, an
+SMTP server on loopback. Broker down, worker killed, sweeps racing: every message once."""
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.core import mail
+from django.db import connections
+from django.utils import timezone
+
+from notifications.models import MessageStatus, OutboxMessage
+from notifications.services import outbox_claim_due, outbox_send_batch
+from tests.factories import CaseFactory
+from tests.notifications.processes import RedisServer, app_env, beat, smtp_sink, worker
+from tests.scheduling.conftest import client_for, make_reps
+from verification import notices
+from verification.models import Case
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def broker() -> str:
+    url = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/14"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def book_first_free_time() -> Case:
+    now = timezone.now()
+    make_reps(2, now=now)
+    case = CaseFactory(notice_sent_at=now - timedelta(hours=1), deadline_at=now + timedelta(days=7))
+    client = client_for(case)
+    days = client.get("/api/v1/case/availability").json()["days"]
+    response = client.post("/api/v1/case/booking", {"starts_at": days[0]["times"][0]["starts_at"]}, format="json")
+    assert response.status_code == 201, response.content
+    return case
+
+
+def wait_until(predicate, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_real_worker_on_redis_sends_the_booking_confirmation(broker, tmp_path):
+    with smtp_sink() as (sink, port):
+        env = app_env(broker=broker, smtp_port=port, tmp_path=tmp_path)
+        processes = [worker(env), beat(env)]
+        try:
+            case = book_first_free_time()
+            [message] = sink.wait_for(1, timeout=60)
+        finally:
+            for process in processes:
+                process.stop()
+    assert message["X-Verification-Kind"] == "booking_confirmed"
+    assert message["To"] == case.freelancer.email
+    row = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert row.status == MessageStatus.SENT and row.attempts == 1
+
+
+def test_booking_while_the_broker_is_down_still_sends_once_it_is_back(tmp_path):
+    redis_server = RedisServer()
+    redis_server.start()
+    with smtp_sink() as (sink, port):
+        env = app_env(broker=redis_server.url, smtp_port=port, tmp_path=tmp_path)
+        processes = [worker(env), beat(env)]
+        try:
+            redis_server.stop()  # the broker goes down
+            case = book_first_free_time()  # booking needs no broker: the outbox is in the database
+            time.sleep(3)  # beat tries to dispatch and fails meanwhile
+            assert sink.received == []
+            assert OutboxMessage.objects.get(kind="booking_confirmed").status == MessageStatus.PENDING
+            redis_server.start()  # back, on the same address
+            received = sink.wait_for(1, timeout=90)
+        finally:
+            for process in processes:
+                process.stop()
+            redis_server.stop()
+    assert [m["X-Verification-Kind"] for m in received] == ["booking_confirmed"]
+    assert received[0]["To"] == case.freelancer.email
+    assert OutboxMessage.objects.get(kind="booking_confirmed").status == MessageStatus.SENT
+
+
+def test_worker_killed_in_the_middle_of_a_batch_every_message_is_sent_once(broker, tmp_path):
+    now = timezone.now()
+    cases = [CaseFactory(notice_sent_at=None, deadline_at=None) for _ in range(30)]
+    for case in cases:
+        notices.notice(case, now=now)
+    with smtp_sink(rcpt_delay=0.3) as (sink, port):
+        env = app_env(broker=broker, smtp_port=port, tmp_path=tmp_path, OUTBOX_LEASE_SECONDS="3")
+        first, scheduler = worker(env), beat(env)
+        second = None
+        try:
+            # kill the worker while it is delivering its sixth message (waiting in RCPT, not yet accepted)
+            assert wait_until(lambda: sink.deliveries_started >= 6 and sink.in_delivery.is_set(), timeout=60)
+            first.kill()
+            delivered_before_kill = len(sink.received)
+            assert 5 <= delivered_before_kill < 30
+            assert OutboxMessage.objects.filter(status=MessageStatus.SENDING).exists()
+            second = worker(env)
+            received = sink.wait_for(30, timeout=120)
+        finally:
+            for process in (first, scheduler, second):
+                if process:
+                    process.stop()
+    ids = Counter(message["Message-ID"] for message in received)
+    assert len(received) == 30 and max(ids.values()) == 1  # every message, none twice
+    assert OutboxMessage.objects.filter(status=MessageStatus.SENT).count() == 30
+    assert Case.objects.filter(notice_sent_at__isnull=False).count() == 30  # each grace period started once
+
+
+def test_two_sweeps_racing_and_a_redelivered_task_send_each_message_once(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    now = timezone.now()
+    for _ in range(40):
+        notices.notice(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
+    barrier = threading.Barrier(2)
+    claims: list[list[int]] = [[], []]
+
+    def sweep(index: int) -> None:
+        barrier.wait()
+        claims[index] = outbox_claim_due(now=now, limit=1000)
+        connections.close_all()
+
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not set(claims[0]) & set(claims[1])
+    assert len(claims[0]) + len(claims[1]) == 40
+    mail.outbox = []
+    for ids in (claims[0], claims[1], claims[0] + claims[1]):  # the last one: every task redelivered
+        outbox_send_batch(message_ids=ids)
+    assert len(mail.outbox) == 40 and len({m.to[0] for m in mail.outbox}) == 40
