@@ -12,6 +12,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -50,7 +51,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "verify_site.settings_test",
            "REDIS_URL": BROKER, "CELERY_BROKER_URL": BROKER, "OUTBOX_SWEEP_SECONDS": str(args.sweep),
            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-           "CELERY_BEAT_SCHEDULE_FILENAME": f"/tmp/bench-beat-{uuid.uuid4().hex}"}
+           "CELERY_BEAT_SCHEDULE_FILENAME": str(Path(tempfile.mkdtemp()) / "celerybeat-schedule")}
     workers = [start("worker", env, "--concurrency=1", "--pool=prefork", f"--hostname=bench{i}@%h",
                      "--without-mingle", "--without-gossip") for i in range(2)]
     try:
