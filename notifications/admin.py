@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from notifications.models import MessageStatus, OutboxMessage
+from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
 from notifications.services import message_retry
 
 
@@ -27,3 +27,18 @@ class OutboxMessageAdmin(admin.ModelAdmin):
             message_retry(message_id=message_id, now=timezone.now())
         self.message_user(request, f"{len(failed)} failed message(s) will be sent at the next sweep.",
                           messages.SUCCESS)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["name", "url", "active", "events"]
+    readonly_fields = ["deliveries"]
+
+    @admin.display(description="Delivery log")
+    def deliveries(self, endpoint: WebhookEndpoint) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        url = reverse("admin:notifications_outboxmessage_changelist")
+        return format_html('<a href="{}?kind__startswith=webhook&amp;subject__startswith=webhook:{}:">'
+                           "Every delivery to this endpoint, with attempts and errors</a>", url, endpoint.pk)

@@ -14,6 +14,7 @@ from scheduling.models import Booking, BookingStatus
 from scheduling.selectors import booking_active_for
 
 from .models import OutboxMessage
+from .webhooks import endpoint_active
 
 Check = Callable[[OutboxMessage, datetime], str | None]
 AfterSent = Callable[[OutboxMessage, datetime], None]
@@ -63,6 +64,7 @@ class Kind:
     still_holds: Check | None = None
     invite: bool = False  # attach the booking's calendar invite
     extra_context: Callable[[OutboxMessage, datetime], dict] | None = None  # computed when sent
+    channel: str = "email"  # or "webhook"
     after_sent: list[AfterSent] = field(default_factory=list)
 
 
@@ -82,6 +84,7 @@ KINDS: dict[str, Kind] = {
         Kind("not_verified"),
         Kind("withdrawn"),
         Kind("rep_agenda"),
+        Kind("webhook", still_holds=endpoint_active, channel="webhook"),
     ]
 }
 

@@ -53,3 +53,33 @@ class OutboxMessage(models.Model):
     def base_kind(self) -> str:
         """`reminder:60` -> `reminder`."""
         return self.kind.split(":", 1)[0]
+
+
+WEBHOOK_EVENTS = [
+    "case.created", "case.scheduled", "case.deadline_extended", "case.frozen", "case.unfrozen",
+    "case.verified", "case.not_verified", "case.withdrawn",
+]
+
+
+def _webhook_secret() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """Where the marketplace hears about cases. Each delivery is an outbox row (kind `webhook:<event>`):
+    retried with backoff, logged with its attempts and last error."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=128, default=_webhook_secret,
+                              help_text="Shared secret for the HMAC-SHA256 signature; give it to the receiver.")
+    events = models.JSONField(default=list, blank=True, help_text=f"Empty: all of {', '.join(WEBHOOK_EVENTS)}.")
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+    def wants(self, event: str) -> bool:
+        return self.active and (not self.events or event in self.events)

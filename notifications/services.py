@@ -18,6 +18,7 @@ from django.utils import timezone
 from .kinds import KINDS, kind_for
 from .models import MessageStatus, OutboxMessage
 from .rendering import render_email
+from .webhooks import webhook_deliver
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ def outbox_skip_pending(
     *, reason: str, now: datetime, case_ref: UUID | None = None, subject: str | None = None,
     kinds: Iterable[str] | None = None,
 ) -> int:
-    """Messages made obsolete by a change (a cancelled booking, a closed case) are never sent."""
-    pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING)
+    """Messages made obsolete by a change (a cancelled booking, a closed case) are never sent.
+    Webhooks are never skipped: the marketplace always hears what happened."""
+    pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING).exclude(kind__startswith="webhook:")
     if case_ref is not None:
         pending = pending.filter(case_ref=case_ref)
     if subject is not None:
@@ -100,9 +102,12 @@ def message_send(*, message_id: int, now: datetime, connection=None) -> str:
         return "skipped"
     message.attempts += 1
     try:
-        email = render_email(message, now=now)
-        email.connection = connection
-        email.send()
+        if kind.channel == "webhook":
+            webhook_deliver(message, now=now)
+        else:
+            email = render_email(message, now=now)
+            email.connection = connection
+            email.send()
     except Exception as error:  # noqa: BLE001 - any failure to deliver is recorded on the row
         logger.warning("outbox message %s attempt %s failed: %s", message.pk, message.attempts, error)
         message.last_error = f"{type(error).__name__}: {error}"[:2000]

@@ -57,3 +57,14 @@ def bookings_displaced_unhandled(*, limit: int = 200) -> list[Booking]:
         Booking.objects.filter(displaced_at__isnull=False, displacement_handled_at__isnull=True)
         .order_by("displaced_at")[:limit]
     )
+
+
+def offered_times_count(*, start: datetime, end: datetime) -> int:
+    """Distinct start times that existed as slots in [start, end), taken or not."""
+    return Slot.objects.filter(starts_at__gte=start, starts_at__lt=end).values("starts_at").distinct().count()
+
+
+def bookings_unmade_good_exist(*, case_ref) -> bool:
+    """A call we cancelled or missed whose consequences (extension, rebooking) are not applied yet."""
+    return Booking.objects.filter(case_ref=case_ref, displaced_at__isnull=False,
+                                  displacement_handled_at__isnull=True).exists()

@@ -134,8 +134,8 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
             else:
                 result.cancelled.append(booking)
         slot.delete()
-    # free slots that have passed are of no use to anyone
-    Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=1)).delete()
+    # past free slots are kept a while: they are the record of what was offered (freeze guard 5)
+    Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=90)).delete()
     return result
 
 

@@ -33,3 +33,11 @@ class RescheduleNotAllowed(Conflict):
     def __init__(self, code: str, detail: str):
         self.code = code
         super().__init__(detail)
+
+
+class ExtensionNotAllowed(Conflict):
+    code = "extension_not_allowed"
+
+
+class RequestNotAllowed(Conflict):
+    code = "request_not_allowed"

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from scheduling.ics import booking_invite, call_ends_at, invite_method, join_url, phone_route
 from scheduling.models import Booking
 from scheduling.selectors import booking_active_for, booking_latest_for
-from verification import selectors, services
+from verification import freeze, selectors, services
 from verification.apis import _timezone
 from verification.auth import FreelancerLinkAuthentication, IsFreelancer
 from verification.models import Case
@@ -76,7 +76,7 @@ class FreelancerCaseOutput(serializers.ModelSerializer):
                   "reschedules_left", "booking"]
 
     def get_can_submit_proposals(self, case: Case) -> bool:
-        return selectors.can_submit_proposals(case, now=timezone.now())
+        return freeze.can_submit_proposals(case, now=timezone.now())
 
     def get_reschedules_left(self, case: Case) -> int:
         return selectors.case_reschedules_left(case)

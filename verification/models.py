@@ -75,6 +75,21 @@ class GracePolicy(models.Model):
     our_fault_extension_hours = models.PositiveSmallIntegerField(
         default=72, help_text="Deadline extension when we cancel a call (no representative left at that time)."
     )
+    min_warning_lead_hours = models.PositiveSmallIntegerField(
+        default=12, help_text="The last warning must have been sent at least this long before the deadline."
+    )
+    min_bookable_times = models.PositiveSmallIntegerField(
+        default=10, help_text="Distinct bookable times a freelancer must have been offered before the deadline."
+    )
+    guard_extension_hours = models.PositiveSmallIntegerField(
+        default=48, help_text="Extension when a freeze guard fails at the deadline."
+    )
+    rep_no_show_extension_hours = models.PositiveSmallIntegerField(default=72)
+    technical_retry_extension_hours = models.PositiveSmallIntegerField(default=48)
+    self_extension_days = models.PositiveSmallIntegerField(
+        default=3, help_text="One self-service extension, granted automatically; 0 turns it off."
+    )
+    freelancer_no_show_limit = models.PositiveSmallIntegerField(default=2)
     reminder_offsets_minutes = models.JSONField(
         default=list, help_text="Reminders before a booked call, in minutes, e.g. [1440, 60, 10]."
     )
@@ -110,6 +125,13 @@ class GracePolicy(models.Model):
             "reschedule_cutoff_hours": self.reschedule_cutoff_hours,
             "our_fault_extension_hours": self.our_fault_extension_hours,
             "reminder_offsets_minutes": sorted(self.reminder_offsets_minutes or [1440, 60, 10], reverse=True),
+            "min_warning_lead_hours": self.min_warning_lead_hours,
+            "min_bookable_times": self.min_bookable_times,
+            "guard_extension_hours": self.guard_extension_hours,
+            "rep_no_show_extension_hours": self.rep_no_show_extension_hours,
+            "technical_retry_extension_hours": self.technical_retry_extension_hours,
+            "self_extension_days": self.self_extension_days,
+            "freelancer_no_show_limit": self.freelancer_no_show_limit,
         }
 
 
@@ -133,6 +155,8 @@ class Case(models.Model):
     deadline_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     reschedule_count = models.PositiveSmallIntegerField(default=0)
+    frozen_at = models.DateTimeField(null=True, blank=True)
+    standing_restored_at = models.DateTimeField(null=True, blank=True)
     link_nonce = models.CharField(max_length=32, default=_new_link_nonce, editable=False)
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()
@@ -164,6 +188,56 @@ class Case(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class RequestKind(models.TextChoices):
+    ACCOMMODATION = "ACCOMMODATION", _("Accommodation")
+    EXTENSION = "EXTENSION", _("Extension")
+    APPEAL = "APPEAL", _("Appeal")
+    HOLD = "HOLD", _("Admin hold")
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "PENDING", _("Pending")
+    GRANTED = "GRANTED", _("Granted")
+    DECLINED = "DECLINED", _("Declined")
+    RESOLVED = "RESOLVED", _("Resolved")
+
+
+class AccommodationNeed(models.TextChoices):
+    NO_CAMERA = "no_camera", _("I have no camera")
+    PHONE_ONLY = "phone_only", _("I can only do a phone call")
+    INTERPRETER = "interpreter", _("I need an interpreter or sign language")
+    MORE_TIME = "more_time", _("I need more time on the call")
+    OTHER = "other", _("Something else")
+
+
+class CaseRequest(models.Model):
+    """Something that pauses the freeze while PENDING: an accommodation, an appeal, an admin hold.
+    A self-service extension is granted at once and recorded here as GRANTED."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="requests")
+    kind = models.CharField(max_length=16, choices=RequestKind.choices)
+    status = models.CharField(max_length=10, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    need = models.CharField(max_length=16, choices=AccommodationNeed.choices, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    resolved_by = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], condition=Q(kind="EXTENSION"),
+                                    name="case_request_one_self_extension"),
+            models.UniqueConstraint(fields=["case", "kind"], condition=Q(status="PENDING"),
+                                    name="case_request_one_pending_per_kind"),
+        ]
+        indexes = [models.Index(fields=["case"], name="case_request_pending_idx", condition=Q(status="PENDING"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
 
 
 class AuditEvent(models.Model):

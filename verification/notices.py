@@ -80,7 +80,30 @@ def deadline_extended(case: Case, *, reason: str, now: datetime) -> None:
     deadline_warnings(case, now=now)
 
 
+def closed_pending(case: Case, *, now: datetime) -> None:
+    """Nothing pending about the case is sent any more (webhooks excepted)."""
+    outbox_skip_pending(case_ref=case.id, reason=f"the case is {case.status.lower()}", now=now)
+
+
+def message(case: Case, *, kind: str, now: datetime, context: dict | None = None) -> None:
+    _enqueue(case, kind=kind, subject=f"case:{case.id}", version=int(now.timestamp()), now=now,
+             context={**_case_context(case), **(context or {})})
+
+
 def closed(case: Case, *, kind: str, now: datetime, context: dict | None = None) -> None:
     """The case ended: nothing pending about it is sent any more, then the closing message."""
-    outbox_skip_pending(case_ref=case.id, reason=f"the case is {case.status.lower()}", now=now)
-    _enqueue(case, kind=kind, subject=f"case:{case.id}", now=now, context={**_case_context(case), **(context or {})})
+    closed_pending(case, now=now)
+    message(case, kind=kind, now=now, context=context)
+
+
+def webhook(case: Case, *, event: str, now: datetime, data: dict | None = None) -> None:
+    """Tell the marketplace; the event id is stable, so its receiver can de-duplicate."""
+    from notifications.webhooks import webhook_publish
+    from verification.freeze import can_submit_proposals
+
+    webhook_publish(
+        event=event, case_ref=case.id, version=int(now.timestamp() * 1000), now=now,
+        data={"case_id": str(case.id), "external_id": case.freelancer.external_id, "status": case.status,
+              "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case, now=now),
+              **(data or {})},
+    )

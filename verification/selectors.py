@@ -7,6 +7,7 @@ from django.db.models import Case as When_
 from django.db.models import IntegerField, Value, When
 
 from scheduling.selectors import availability_list
+from verification import freeze
 from verification.errors import CaseNotFound
 from verification.models import FINAL_STATUSES, Case, CaseStatus
 
@@ -26,16 +27,6 @@ def case_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def can_submit_proposals(case: Case | None, *, now: datetime) -> bool:
-    """Whether the marketplace may let this freelancer submit proposals.
-
-    Computed from the case's stored facts and the time, the same for every caller.
-    """
-    if case is None:
-        return True
-    return case.status not in (CaseStatus.FROZEN, CaseStatus.NOT_VERIFIED)
-
-
 def freelancer_current_case(*, external_id: str) -> Case | None:
     """The open case if there is one, else the most recent one."""
     open_first = When_(When(status__in=FINAL_STATUSES, then=Value(1)), default=Value(0), output_field=IntegerField())
@@ -50,7 +41,7 @@ def freelancer_eligibility(*, external_id: str, now: datetime) -> dict[str, Any]
     case = freelancer_current_case(external_id=external_id)
     return {
         "external_id": external_id,
-        "can_submit_proposals": can_submit_proposals(case, now=now),
+        "can_submit_proposals": freeze.can_submit_proposals(case, now=now),
         "case": None
         if case is None
         else {"id": str(case.id), "status": case.status, "deadline_at": case.deadline_at},

@@ -11,22 +11,27 @@ from scheduling import services as scheduling_services
 from scheduling.models import Booking, Displacement
 from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
 from scheduling.services import AlreadyBooked, BookingNotFound
-from verification import notices, selectors, transitions
+from verification import freeze, notices, selectors, transitions
 from verification.errors import (
     BookingTimeInvalid,
     CaseAlreadyOpen,
     CaseNotBookable,
     CaseNotFound,
+    ExtensionNotAllowed,
     IllegalTransition,
+    RequestNotAllowed,
     RescheduleNotAllowed,
 )
 from verification.models import (
     FINAL_STATUSES,
     AuditEvent,
     Case,
+    CaseRequest,
     CaseStatus,
     Freelancer,
     GracePolicy,
+    RequestKind,
+    RequestStatus,
 )
 from verification.selectors import case_summary, iso
 
@@ -132,6 +137,7 @@ def case_flag(
         after={"reason_code": reason_code, "policy": policy},
     )
     notices.notice(case, now=now)
+    notices.webhook(case, event="case.created", now=now)
     return case
 
 
@@ -200,6 +206,7 @@ def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     if booking_active_for(case_ref=case.id) is not None:
         scheduling_services.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
     notices.closed(case, kind="withdrawn", now=now)
+    notices.webhook(case, event="case.withdrawn", now=now, data={"reason": reason})
     return case
 
 
@@ -242,6 +249,7 @@ def case_booking_create(
         after={"booking_id": str(booking.id), "starts_at": iso(booking.starts_at)},
     )
     notices.booking_made(case, booking, kind="booking_confirmed", now=now)
+    notices.webhook(_lock(case.id), event="case.scheduled", now=now, data={"starts_at": iso(booking.starts_at)})
     return booking
 
 
@@ -308,21 +316,14 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
                      after={"booking_id": str(booking.id), "representative_id": booking.representative_id})
         notices.booking_made(case, booking, kind="booking_moved", now=now)
     else:
-        extension = timedelta(hours=case.policy.get("our_fault_extension_hours", 72))
-        before = case.deadline_at
         if case.status == CaseStatus.SCHEDULED:
             case_transition(case_id=case.id, to_status=CaseStatus.OPEN, actor="system",
                             action="booking_cancelled_by_us", reason="No representative is free at that time.",
                             now=now, after={"booking_id": str(booking.id)})
             case.refresh_from_db()
         if not case.is_final and case.deadline_at:
-            case.deadline_at = max(case.deadline_at, now) + extension
-            case.updated_at = now
-            case.save(update_fields=["deadline_at", "updated_at"])
-            audit_record(case=case, actor="system", action="deadline_extended", now=now,
-                         reason="We cancelled the booked call (no representative free at that time).",
-                         before={"deadline_at": iso(before)}, after={"deadline_at": iso(case.deadline_at)})
-            notices.deadline_warnings(case, now=now)
+            _extend(case, hours=case.policy.get("our_fault_extension_hours", 72), actor="system",
+                    reason="We cancelled the booked call (no representative free at that time).", now=now)
         notices.booking_cancelled(case, booking, by_us=True, now=now)
     scheduling_services.booking_displacement_handled(booking_id=booking.id, now=now)
 
@@ -333,3 +334,141 @@ def bookings_displaced_handle(*, now: datetime) -> int:
         case_booking_displaced_handle(booking_id=booking.pk, now=now)
         handled += 1
     return handled
+
+
+# --- deadline, freeze, extensions, requests ---------------------------------------------------
+
+def _extend(case: Case, *, hours: int, actor: str, reason: str, now: datetime, guard: str = "") -> Case:
+    """Move the deadline later (from the later of the deadline and now), audit, tell the freelancer
+    and the marketplace, and re-plan the warnings. The case row must be locked by the caller."""
+    before = case.deadline_at
+    case.deadline_at = max(case.deadline_at or now, now) + timedelta(hours=hours)
+    case.updated_at = now
+    case.save(update_fields=["deadline_at", "updated_at"])
+    audit_record(case=case, actor=actor, action="deadline_extended", now=now, reason=reason,
+                 before={"deadline_at": iso(before)},
+                 after={"deadline_at": iso(case.deadline_at), **({"guard": guard} if guard else {})})
+    notices.deadline_extended(case, reason=reason, now=now)
+    notices.webhook(case, event="case.deadline_extended", now=now, data={"reason": reason})
+    return case
+
+
+@transaction.atomic
+def case_deadline_check(*, case_id, now: datetime) -> str:
+    """At the deadline: freeze if every guard holds, otherwise extend and record which guard failed."""
+    case = _lock(case_id)
+    if case.status != CaseStatus.OPEN or case.deadline_at is None or case.deadline_at > now:
+        return "skipped"
+    failures = freeze.freeze_guard_failures(case)
+    if failures:
+        reason = "; ".join(f.why for f in failures)
+        _extend(case, hours=case.policy.get("guard_extension_hours", 48), actor="system",
+                reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
+        return "extended"
+    case_transition(case_id=case.id, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
+                    reason="The deadline passed with every freeze guard holding.", now=now)
+    case.refresh_from_db()
+    case.frozen_at = now
+    case.save(update_fields=["frozen_at"])
+    notices.closed_pending(case, now=now)
+    notices.message(case, kind="frozen", now=now)
+    notices.webhook(case, event="case.frozen", now=now)
+    return "frozen"
+
+
+def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, int]:
+    """Every open case past its deadline, in batches: O(cases due), by the deadline index."""
+    outcomes: dict[str, int] = {}
+    while True:
+        with transaction.atomic():
+            due = list(
+                Case.objects.select_for_update(skip_locked=True)
+                .filter(status=CaseStatus.OPEN, deadline_at__lte=now)
+                .order_by("deadline_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            for case_id in due:
+                outcome = case_deadline_check(case_id=case_id, now=now)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if len(due) < batch_size:
+            return outcomes
+
+
+@transaction.atomic
+def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
+    """The freelancer's one self-service extension, granted at once per the policy."""
+    case = _lock(case_id)
+    days = case.policy.get("self_extension_days", 3)
+    if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not days:
+        raise ExtensionNotAllowed("This case cannot be extended.")
+    if case.deadline_at is None or case.deadline_at <= now:
+        raise ExtensionNotAllowed("The deadline has passed; extensions must be asked for before it.")
+    if CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists():
+        raise ExtensionNotAllowed("You have already used your one extension.")
+    CaseRequest.objects.create(case=case, kind=RequestKind.EXTENSION, status=RequestStatus.GRANTED,
+                               created_by=actor, created_at=now, resolved_by="system", resolved_at=now,
+                               resolution=f"Granted automatically: {days} days.")
+    return _extend(case, hours=24 * days, actor=actor, reason=f"Self-service extension of {days} days.", now=now)
+
+
+@transaction.atomic
+def case_request_create(*, case_id, kind: str, actor: str, now: datetime, need: str = "", note: str = ""
+                        ) -> CaseRequest:
+    """An accommodation request or admin hold: pauses the freeze until resolved."""
+    case = _lock(case_id)
+    if case.is_final:
+        raise RequestNotAllowed("This case has ended.")
+    if CaseRequest.objects.filter(case=case, kind=kind, status=RequestStatus.PENDING).exists():
+        raise RequestNotAllowed("A request of this kind is already pending; staff will answer it.")
+    request = CaseRequest.objects.create(case=case, kind=kind, need=need, note=note, created_by=actor,
+                                         created_at=now)
+    audit_record(case=case, actor=actor, action=f"{kind.lower()}_requested", now=now, reason=note,
+                 after={"request_id": request.pk, "need": need})
+    return request
+
+
+@transaction.atomic
+def case_request_resolve(*, request_id: int, status: str, actor: str, reason: str, now: datetime) -> CaseRequest:
+    request = CaseRequest.objects.select_for_update().get(pk=request_id)
+    if request.status != RequestStatus.PENDING:
+        raise RequestNotAllowed("This request was already resolved.")
+    case = _lock(request.case_id)
+    request.status, request.resolved_by, request.resolved_at, request.resolution = status, actor, now, reason
+    request.save(update_fields=["status", "resolved_by", "resolved_at", "resolution"])
+    audit_record(case=case, actor=actor, action=f"{request.kind.lower()}_{status.lower()}", now=now, reason=reason,
+                 after={"request_id": request.pk})
+    return request
+
+
+def case_hold(*, case_id, actor: str, reason: str, now: datetime) -> CaseRequest:
+    return case_request_create(case_id=case_id, kind=RequestKind.HOLD, actor=actor, now=now, note=reason)
+
+
+@transaction.atomic
+def case_hold_release(*, case_id, actor: str, reason: str, now: datetime) -> None:
+    hold = CaseRequest.objects.filter(case_id=case_id, kind=RequestKind.HOLD, status=RequestStatus.PENDING).first()
+    if hold is None:
+        raise RequestNotAllowed("This case has no hold.")
+    case_request_resolve(request_id=hold.pk, status=RequestStatus.RESOLVED, actor=actor, reason=reason, now=now)
+
+
+@transaction.atomic
+def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int | None = None) -> Case:
+    """Admin: extend by `hours`, or by the policy's guard extension."""
+    case = _lock(case_id)
+    if case.is_final:
+        raise ExtensionNotAllowed("This case has ended.")
+    return _extend(case, hours=hours or case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason,
+                   now=now)
+
+
+@transaction.atomic
+def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
+    """Admin: lift a freeze; the new deadline gives the freelancer the policy's extension."""
+    case = case_transition(case_id=case_id, to_status=CaseStatus.OPEN, actor=actor, action="unfrozen",
+                           reason=reason, now=now)
+    case.frozen_at = None
+    case.save(update_fields=["frozen_at"])
+    case = _extend(case, hours=case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason, now=now)
+    notices.webhook(case, event="case.unfrozen", now=now, data={"reason": reason})
+    return case

@@ -1,0 +1,69 @@
+"""Signed webhooks to the marketplace, delivered through the outbox.
+
+Headers: `Webhook-Id` (stable per event: de-duplicate on it), `Webhook-Timestamp` (Unix seconds)
+and `Webhook-Signature: sha256=<hex>`, the HMAC-SHA256 with the endpoint's secret over
+`<timestamp>.<body>`. Any answer but 2xx, or no answer within 10 s, is retried with backoff.
+"""
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+import uuid
+from datetime import datetime
+from typing import Any
+
+from .models import OutboxMessage, WebhookEndpoint
+
+_NAMESPACE = uuid.UUID("7d5bb0c2-4b0e-4a43-9d43-3e1c7b8f2a10")
+TIMEOUT_SECONDS = 10
+
+
+class WebhookFailed(Exception):
+    pass
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def webhook_publish(*, event: str, case_ref: uuid.UUID, version: int, data: dict[str, Any], now: datetime) -> None:
+    """One outbox row per subscribed endpoint, in the caller's transaction."""
+    from .services import outbox_enqueue
+
+    event_id = str(uuid.uuid5(_NAMESPACE, f"{event}:{case_ref}:{version}"))
+    for endpoint in WebhookEndpoint.objects.filter(active=True):
+        if endpoint.wants(event):
+            outbox_enqueue(
+                kind=f"webhook:{event}", subject=f"webhook:{endpoint.pk}:{case_ref}", version=version,
+                case_ref=case_ref, recipient=endpoint.url, due_at=now, now=now,
+                context={"endpoint_id": endpoint.pk, "event_id": event_id,
+                         "body": {"id": event_id, "type": event, "created_at": now.isoformat(), "data": data}},
+            )
+
+
+def endpoint_active(message: OutboxMessage, now: datetime) -> str | None:
+    endpoint = WebhookEndpoint.objects.filter(pk=message.context["endpoint_id"]).first()
+    return None if endpoint and endpoint.active else "the endpoint was removed or turned off"
+
+
+def webhook_deliver(message: OutboxMessage, *, now: datetime) -> None:
+    endpoint = WebhookEndpoint.objects.get(pk=message.context["endpoint_id"])
+    body = json.dumps(message.context["body"], separators=(",", ":"), sort_keys=True).encode()
+    timestamp = str(int(now.timestamp()))
+    request = urllib.request.Request(  # noqa: S310 - the URL is an admin-configured https/http endpoint
+        endpoint.url, data=body, method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "verification-calls-webhooks/1",
+                 "Webhook-Id": message.context["event_id"], "Webhook-Timestamp": timestamp,
+                 "Webhook-Signature": sign(endpoint.secret, timestamp, body)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            status = response.status
+    except urllib.error.HTTPError as error:
+        raise WebhookFailed(f"HTTP {error.code} from {endpoint.url}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        raise WebhookFailed(f"no answer from {endpoint.url}: {error}") from None
+    if not 200 <= status < 300:
+        raise WebhookFailed(f"HTTP {status} from {endpoint.url}")

@@ -1,0 +1,89 @@
+"""Whether a freelancer may submit proposals: a pure function of the case's stored facts and `now`.
+
+The eligibility API, the pages and the deadline sweep all call `can_submit_proposals`, so a late
+or lost sweep can never freeze anyone wrongly: past the deadline, proposals are paused only when
+every guard below holds. A guard that fails makes the sweep extend the deadline instead.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from notifications.models import MessageStatus, OutboxMessage
+from scheduling.selectors import booking_active_for, bookings_unmade_good_exist, offered_times_count
+from verification.models import Case, CaseRequest, CaseStatus, RequestStatus
+
+
+@dataclass(frozen=True)
+class GuardFailure:
+    guard: str
+    why: str
+
+
+def _warned(case: Case) -> GuardFailure | None:
+    """1. The notice and every warning for this deadline were sent, the last one early enough."""
+    if case.notice_sent_at is None:
+        return GuardFailure("warned", "the notice has not been sent")
+    offsets = case.policy.get("warning_offsets_hours", [72, 24])
+    sent = dict(
+        OutboxMessage.objects.filter(case_ref=case.id, kind__in=[f"deadline_warning:{h}" for h in offsets],
+                                     version=int(case.deadline_at.timestamp()), status=MessageStatus.SENT)
+        .values_list("kind", "sent_at")
+    )
+    missing = [h for h in offsets if f"deadline_warning:{h}" not in sent]
+    if missing:
+        return GuardFailure("warned", f"the {', '.join(f'{h} h' for h in missing)} warning was not sent")
+    lead = timedelta(hours=case.policy.get("min_warning_lead_hours", 12))
+    if sent and max(sent.values()) > case.deadline_at - lead:
+        return GuardFailure("warned", f"the last warning was sent less than {lead} before the deadline")
+    return None
+
+
+def _not_booked(case: Case) -> GuardFailure | None:
+    """2. No active booking: a booked call decides the case, even one after the deadline."""
+    return GuardFailure("not_booked", "a call is booked") if booking_active_for(case_ref=case.id) else None
+
+
+def _nothing_pending(case: Case) -> GuardFailure | None:
+    """3. No pending accommodation, extension request, appeal or admin hold."""
+    pending = CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING).first()
+    return GuardFailure("nothing_pending", f"a {pending.get_kind_display().lower()} is pending") if pending else None
+
+
+def _no_fault_of_ours(case: Case) -> GuardFailure | None:
+    """4. No representative no-show or our-side cancellation that was not made good."""
+    if bookings_unmade_good_exist(case_ref=case.id):
+        return GuardFailure("no_fault_of_ours", "we cancelled or missed a call and have not made it good yet")
+    return None
+
+
+def _offered_enough(case: Case) -> GuardFailure | None:
+    """5. Offered at least the policy's minimum number of bookable times before the deadline."""
+    needed = case.policy.get("min_bookable_times", 10)
+    start = case.notice_sent_at + timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
+    offered = offered_times_count(start=start, end=case.deadline_at)
+    if offered < needed:
+        return GuardFailure("offered_enough", f"only {offered} bookable times were offered (policy: {needed})")
+    return None
+
+
+GUARDS = (_warned, _not_booked, _nothing_pending, _no_fault_of_ours, _offered_enough)
+
+
+def freeze_guard_failures(case: Case) -> list[GuardFailure]:
+    return [failure for guard in GUARDS if (failure := guard(case))]
+
+
+def is_frozen(case: Case | None, *, now: datetime) -> bool:
+    if case is None or case.status in (CaseStatus.VERIFIED, CaseStatus.WITHDRAWN):
+        return False
+    if case.status in (CaseStatus.FROZEN, CaseStatus.NOT_VERIFIED) or case.frozen_at is not None:
+        return True  # once frozen, booking a call does not lift it: verification (or an admin) does
+    if case.status != CaseStatus.OPEN or case.deadline_at is None or now < case.deadline_at:
+        return False
+    return not freeze_guard_failures(case)
+
+
+def can_submit_proposals(case: Case | None, *, now: datetime) -> bool:
+    return not is_frozen(case, now=now)
