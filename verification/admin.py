@@ -4,7 +4,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from verification import services
-from verification.models import AuditEvent, Case, Freelancer, GracePolicy
+from verification.models import AuditEvent, Case, CaseRequest, Freelancer, GracePolicy, RequestStatus
 from verify_site.errors import DomainError
 
 
@@ -73,6 +73,53 @@ class AuditEventInline(admin.TabularInline):
         return False
 
 
+class CaseRequestInline(admin.TabularInline):
+    model = CaseRequest
+    fields = ["kind", "status", "need", "note", "created_by", "created_at", "resolved_by", "resolution"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CaseRequest)
+class CaseRequestAdmin(admin.ModelAdmin):
+    """Staff see accommodation requests (and holds) here and resolve them."""
+
+    list_display = ["case", "kind", "need", "status", "created_at", "note"]
+    list_filter = ["status", "kind", "need"]
+    readonly_fields = [f.name for f in CaseRequest._meta.fields]
+    actions = ["grant", "decline"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _resolve(self, request, queryset, status: str, verb: str) -> None:
+        done = 0
+        for case_request in queryset:
+            try:
+                services.case_request_resolve(request_id=case_request.pk, status=status,
+                                              actor=f"user:{request.user.get_username()}",
+                                              reason=f"{verb} in the admin.", now=timezone.now())
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"{case_request}: {error.detail}", messages.ERROR)
+        self.message_user(request, f"{verb} {done} request(s).", messages.SUCCESS)
+
+    @admin.action(description="Grant / mark handled")
+    def grant(self, request, queryset):
+        self._resolve(request, queryset, RequestStatus.GRANTED, "Granted")
+
+    @admin.action(description="Decline")
+    def decline(self, request, queryset):
+        self._resolve(request, queryset, RequestStatus.DECLINED, "Declined")
+
+
 @admin.register(Case)
 class CaseAdmin(admin.ModelAdmin):
     list_display = ["id", "freelancer", "reason_code", "status", "deadline_at", "created_at"]
@@ -82,10 +129,15 @@ class CaseAdmin(admin.ModelAdmin):
     list_select_related = ["freelancer"]
     readonly_fields = [f.name for f in Case._meta.fields if f.name != "link_nonce"]
     exclude = ["link_nonce"]
-    inlines = [AuditEventInline]
     actions = [
+        reason_action(description="Hold: pause the freeze", service=services.case_hold, verb="Held"),
+        reason_action(description="Release the hold", service=services.case_hold_release, verb="Released"),
+        reason_action(description="Extend the deadline by the policy's amount", service=services.case_extend,
+                      verb="Extended"),
+        reason_action(description="Unfreeze", service=services.case_unfreeze, verb="Unfroze"),
         reason_action(description="Withdraw the selected cases", service=services.case_withdraw, verb="Withdrew"),
     ]
+    inlines = [CaseRequestInline, AuditEventInline]
 
     def has_add_permission(self, request) -> bool:
         return False  # cases are opened by the marketplace API

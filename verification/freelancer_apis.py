@@ -15,7 +15,7 @@ from scheduling.selectors import booking_active_for, booking_latest_for
 from verification import freeze, selectors, services
 from verification.apis import _timezone
 from verification.auth import FreelancerLinkAuthentication, IsFreelancer
-from verification.models import Case
+from verification.models import AccommodationNeed, Case, CaseRequest, RequestKind
 
 ACTOR = "freelancer"
 
@@ -191,3 +191,31 @@ class FreelancerBookingIcsApi(FreelancerApi):
         response["Content-Disposition"] = 'attachment; filename="verification-call.ics"'
         return response
 
+
+
+class AccommodationInput(serializers.Serializer):
+    need = serializers.ChoiceField(choices=AccommodationNeed.choices)
+    note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class CaseRequestOutput(serializers.ModelSerializer):
+    class Meta:
+        model = CaseRequest
+        fields = ["id", "kind", "status", "need", "note", "created_at"]
+
+
+class FreelancerExtensionApi(FreelancerApi):
+    @extend_schema(request=None, responses={200: FreelancerCaseOutput})
+    def post(self, request):
+        case = services.case_extension_request(case_id=request.auth.id, actor=ACTOR, now=timezone.now())
+        return Response(FreelancerCaseOutput(case).data)
+
+
+class FreelancerAccommodationApi(FreelancerApi):
+    @extend_schema(request=AccommodationInput, responses={201: CaseRequestOutput})
+    def post(self, request):
+        data = AccommodationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = services.case_request_create(case_id=request.auth.id, kind=RequestKind.ACCOMMODATION, actor=ACTOR,
+                                               now=timezone.now(), **data.validated_data)
+        return Response(CaseRequestOutput(created).data, status=201)

@@ -112,6 +112,9 @@ class GracePolicy(models.Model):
             raise ValidationError(
                 {"warning_offsets_hours": _("A list of whole hours, each inside the grace period.")}
             )
+        if self.guard_extension_hours <= self.min_warning_lead_hours:
+            raise ValidationError({"guard_extension_hours": _(
+                "Must be longer than the minimum warning lead, or a warning could never come early enough.")})
         reminders = self.reminder_offsets_minutes
         if not isinstance(reminders, list) or not all(isinstance(m, int) and 0 < m <= 7 * 24 * 60 for m in reminders):
             raise ValidationError({"reminder_offsets_minutes": _("A list of whole minutes, each up to a week.")})

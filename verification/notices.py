@@ -44,13 +44,13 @@ def notice(case: Case, *, now: datetime) -> None:
 
 
 def deadline_warnings(case: Case, *, now: datetime) -> None:
-    """Warnings at the policy's offsets before the (current) deadline; older ones are dropped."""
+    """Warnings at the policy's offsets before the (current) deadline; older ones are dropped. An
+    offset already past (a short extension) is sent now: nobody is frozen without every warning."""
     outbox_skip_pending(case_ref=case.id, kinds=["deadline_warning"], reason="the deadline changed", now=now)
     for hours in case.policy.get("warning_offsets_hours", [72, 24]):
-        due = case.deadline_at - timedelta(hours=hours)
-        if due > now:
-            _enqueue(case, kind=f"deadline_warning:{hours}", subject=f"case:{case.id}", due_at=due, now=now,
-                     version=int(case.deadline_at.timestamp()), context=_case_context(case))
+        due = max(case.deadline_at - timedelta(hours=hours), now)
+        _enqueue(case, kind=f"deadline_warning:{hours}", subject=f"case:{case.id}", due_at=due, now=now,
+                 version=int(case.deadline_at.timestamp()), context=_case_context(case))
 
 
 def booking_made(case: Case, booking: Booking, *, kind: str, now: datetime) -> None:

@@ -16,6 +16,9 @@ api_v1 = [
     path("case/availability", freelancer_apis.FreelancerAvailabilityApi.as_view(), name="freelancer-availability"),
     path("case/booking", freelancer_apis.FreelancerBookingApi.as_view(), name="freelancer-booking"),
     path("case/booking.ics", freelancer_apis.FreelancerBookingIcsApi.as_view(), name="freelancer-booking-ics"),
+    path("case/extension", freelancer_apis.FreelancerExtensionApi.as_view(), name="freelancer-extension"),
+    path("case/accommodation", freelancer_apis.FreelancerAccommodationApi.as_view(),
+         name="freelancer-accommodation"),
     path(
         "freelancers/<str:external_id>/eligibility",
         verification_apis.EligibilityApi.as_view(),
