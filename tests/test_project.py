@@ -187,3 +187,17 @@ def test_dev_mailbox_backend_prints_and_keeps_the_message(settings, tmp_path, ca
     [(message_id, message)] = dev_mailbox_list()
     assert message["To"] == "fl@example.com"
     assert "Book here" in message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_the_site_stylesheet_is_collected_for_production():
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("verify_site/site.css"), "base.html would 500 under the manifest storage"
+
+
+def test_the_file_system_broker_keeps_all_its_folders_under_var():
+    code = "from django.conf import settings as s; print(sorted(s.CELERY_BROKER_TRANSPORT_OPTIONS.items()))"
+    result = run_manage("shell", "-v", "0", "-c", code, env={"DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+    for folder in ("control_folder", "data_folder_in", "data_folder_out", "processed_folder"):
+        assert f"('{folder}', '{ROOT / 'var'}/" in result.stdout, folder
