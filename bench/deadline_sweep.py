@@ -6,7 +6,7 @@
 
 import argparse
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from _db import setup
 

@@ -88,8 +88,8 @@ def act(case: Case, action: str, at) -> None:
 
 
 @pytest.mark.django_db
-@hypothesis_settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@hypothesis_settings(max_examples=12, deadline=None, derandomize=True,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=month)
 def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
     settings.SLOT_HORIZON_DAYS = 45
