@@ -27,7 +27,7 @@ def _warned(case: Case) -> GuardFailure | None:
         return GuardFailure("warned", "the notice has not been sent")
     offsets = case.policy.get("warning_offsets_hours", [72, 24])
     sent = dict(
-        OutboxMessage.objects.filter(case_ref=case.id, kind__in=[f"deadline_warning:{h}" for h in offsets],
+        OutboxMessage.objects.filter(subject=f"case:{case.id}", kind__in=[f"deadline_warning:{h}" for h in offsets],
                                      version=int(case.deadline_at.timestamp()), status=MessageStatus.SENT)
         .values_list("kind", "sent_at")
     )

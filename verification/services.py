@@ -472,3 +472,19 @@ def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     case = _extend(case, hours=case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason, now=now)
     notices.webhook(case, event="case.unfrozen", now=now, data={"reason": reason})
     return case
+
+
+@transaction.atomic
+def case_verify(*, case_id, actor: str, reason: str, now: datetime) -> Case:
+    """VERIFIED: proposals come back at once (the freeze is lifted), the standing snapshot taken at
+    flag time is restored (the marketplace is told with it), the freelancer is told."""
+    case = case_transition(case_id=case_id, to_status=CaseStatus.VERIFIED, actor=actor, action="verified",
+                           reason=reason, now=now)
+    case.frozen_at = None
+    case.standing_restored_at = now
+    case.save(update_fields=["frozen_at", "standing_restored_at"])
+    audit_record(case=case, actor=actor, action="standing_restored", now=now,
+                 after={"standing": case.standing_snapshot})
+    notices.closed(case, kind="verified", now=now)
+    notices.webhook(case, event="case.verified", now=now, data={"standing": case.standing_snapshot})
+    return case

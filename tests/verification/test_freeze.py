@@ -209,3 +209,26 @@ def test_sweep_touches_only_due_cases(flagged, now):
     CaseFactory.create_batch(3, deadline_at=now + timedelta(days=30))
     assert sweep(case.deadline_at + timedelta(minutes=1)) == {"frozen": 1}
     assert sweep(case.deadline_at + timedelta(minutes=2)) == {}
+
+
+def test_verified_unfreezes_at_once_and_restores_the_standing(flagged, marketplace):
+    from notifications.models import WebhookEndpoint
+
+    WebhookEndpoint.objects.create(name="m", url="http://127.0.0.1:9/hooks", events=["case.verified"])
+    case = flagged
+    warn(case)
+    after = case.deadline_at + timedelta(minutes=1)
+    sweep(after)
+    with time_machine.travel(after, tick=False):
+        first = client_for(case).get("/api/v1/case/availability").json()["days"][0]["times"][0]["starts_at"]
+        client_for(case).post("/api/v1/case/booking", {"starts_at": first}, format="json")
+    assert eligible(marketplace, case, after) is False  # frozen, booked
+    later = after + timedelta(days=1)
+    services.case_verify(case_id=case.id, actor="user:rep", reason="checklist passed", now=later)
+    case.refresh_from_db()
+    assert case.status == CaseStatus.VERIFIED and case.standing_restored_at == later and case.frozen_at is None
+    assert eligible(marketplace, case, later) is True
+    hook = OutboxMessage.objects.get(kind="webhook:case.verified")
+    assert hook.context["body"]["data"]["standing"] == {"badges": ["Top Rated"]}
+    assert hook.context["body"]["data"]["can_submit_proposals"] is True
+    assert OutboxMessage.objects.filter(case_ref=case.id, kind="verified", status="PENDING").exists()
