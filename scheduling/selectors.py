@@ -68,3 +68,11 @@ def bookings_unmade_good_exist(*, case_ref) -> bool:
     """A call we cancelled or missed whose consequences (extension, rebooking) are not applied yet."""
     return Booking.objects.filter(case_ref=case_ref, displaced_at__isnull=False,
                                   displacement_handled_at__isnull=True).exists()
+
+
+def languages_offered() -> list[str]:
+    """Language tags some active representative holds calls in."""
+    from scheduling.models import RepresentativeLanguage
+
+    return sorted(set(RepresentativeLanguage.objects.filter(representative__active=True)
+                      .values_list("code", flat=True)))

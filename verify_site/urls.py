@@ -1,11 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications import views as notification_views
 from verification import apis as verification_apis
 from verification import freelancer_apis
+from verification import views as verification_views
 from verify_site import views
 
 api_v1 = [
@@ -26,8 +27,19 @@ api_v1 = [
     ),
 ]
 
+freelancer = [
+    path("", verification_views.case_page, name="freelancer-case"),
+    path("book/", verification_views.book_page, name="freelancer-book"),
+    path("cancel/", verification_views.cancel, name="freelancer-cancel"),
+    path("invite.ics", verification_views.invite, name="freelancer-invite"),
+    path("extension/", verification_views.extension, name="freelancer-extension-page"),
+    path("accommodation/", verification_views.accommodation, name="freelancer-accommodation-page"),
+    path("appeal/", verification_views.appeal, name="freelancer-appeal"),
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
+    path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

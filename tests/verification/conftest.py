@@ -1,0 +1,1 @@
+from tests.scheduling.conftest import case, freelancer, frozen_clock, reps  # noqa: F401

@@ -1,0 +1,98 @@
+"""The freelancer's pages through the test client: every state renders, every error says what to do."""
+
+from datetime import timedelta
+
+import pytest
+
+from scheduling.models import Booking, BookingStatus
+from tests.factories import CaseFactory
+from tests.scheduling.conftest import client_for
+from verification.links import freelancer_token
+from verification.models import CaseRequest, CaseStatus
+
+pytestmark = pytest.mark.django_db
+FIRST = "2026-03-02T13:00:00Z"
+
+
+def url(case, path: str = "") -> str:
+    return f"/c/{freelancer_token(case)}/{path}"
+
+
+def test_case_page_explains_why_by_when_and_how(client, reps, case, frozen_clock):
+    page = client.get(url(case))
+    assert page.status_code == 200
+    text = page.content.decode()
+    for expected in ("Details on your profile need confirming", case.public_reason, "This is a check, not a penalty",
+                     "Monday 9 March 2026, 17:30 (Asia/Kolkata, IST)", "submitting proposals works as normal",
+                     "About three minutes", "no camera needed", "Nothing about your appearance is recorded",
+                     "What is kept", "Pick a time"):
+        assert expected in text, expected
+
+
+def test_booking_from_the_page_then_move_and_cancel(client, reps, case, frozen_clock):
+    page = client.get(url(case, "book/"))
+    assert page.status_code == 200 and "18:30" in page.content.decode()  # 13:00Z in Kolkata
+    done = client.post(url(case, "book/"), {"starts_at": FIRST})
+    assert done.status_code == 302
+    [booking] = Booking.objects.filter(case_ref=case.id, status=BookingStatus.ACTIVE)
+    text = client.get(url(case)).content.decode()
+    assert "Your call is booked" in text and "Monday 2 March 2026, 18:30" in text and "Join by video" in text
+    assert client.post(url(case, "book/"), {"starts_at": "2026-03-03T10:00:00Z"}).status_code == 302
+    booking.refresh_from_db()
+    assert booking.sequence == 1
+    ics = client.get(url(case, "invite.ics"))
+    assert ics["Content-Type"] == "text/calendar; charset=utf-8; method=REQUEST"
+    assert client.post(url(case, "cancel/")).status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+
+
+def test_a_taken_time_says_so_and_shows_the_next_free_times(client, now, frozen_clock):
+    from tests.scheduling.conftest import make_reps
+
+    make_reps(1, now=now)
+    other = CaseFactory()
+    client_for(other).post("/api/v1/case/booking", {"starts_at": FIRST}, format="json")
+    case = CaseFactory()
+    page = client.post(url(case, "book/"), {"starts_at": FIRST})
+    assert page.status_code == 409
+    text = page.content.decode()
+    assert "That time was just taken" in text and "Monday 2 March 2026, 18:35 (Asia/Kolkata, IST)" in text
+    assert not Booking.objects.filter(case_ref=case.id).exists()
+
+
+def test_form_errors_say_what_to_change(client, reps, case, frozen_clock):
+    page = client.post(url(case, "book/"), {})
+    assert page.status_code == 400 and "Pick one of the times above." in page.content.decode()
+    page = client.post(url(case, "accommodation/"), {"note": "x"})
+    assert page.status_code == 400 and "Choose what you need." in page.content.decode()
+    assert not CaseRequest.objects.exists()
+
+
+def test_accommodation_and_extension_from_the_page(client, reps, case, frozen_clock):
+    assert client.post(url(case, "accommodation/"), {"need": "no_camera"}).status_code == 302
+    assert "your deadline is paused" in client.get(url(case)).content.decode().lower()
+    before = case.deadline_at
+    assert client.post(url(case, "extension/")).status_code == 302
+    case.refresh_from_db()
+    assert case.deadline_at == before + timedelta(days=3)
+    assert "more days" not in client.get(url(case)).content.decode()  # used up
+
+
+def test_appeal_after_not_verified(client, case, frozen_clock):
+    case.status = CaseStatus.NOT_VERIFIED
+    case.save()
+    assert "Appeal this decision" in client.get(url(case)).content.decode()
+    assert client.post(url(case, "appeal/"), {"statement": "My ID was valid"}).status_code == 302
+    case.refresh_from_db()
+    assert case.status == CaseStatus.IN_REVIEW
+    assert CaseRequest.objects.get(case=case).note == "My ID was valid"
+
+
+def test_tampered_and_expired_links_get_a_friendly_page(client, now, frozen_clock):
+    case = CaseFactory()
+    tampered = client.get(f"/c/{freelancer_token(case)[:-3]}xyz/")
+    assert tampered.status_code == 404 and "This link does not work" in tampered.content.decode()
+    ended = CaseFactory(status=CaseStatus.WITHDRAWN, closed_at=now - timedelta(days=31))
+    expired = client.get(url(ended))
+    assert expired.status_code == 410 and "This link has expired" in expired.content.decode()

@@ -1,0 +1,200 @@
+"""The freelancer's pages, reached through the signed link (no password). Thin: each view parses
+the form, makes one call into a service or selector, and renders."""
+
+import zoneinfo
+from datetime import datetime
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language_info, gettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from notifications.timefmt import local_time
+from scheduling.ics import booking_invite, invite_method, join_url, phone_route
+from scheduling.selectors import booking_active_for, booking_latest_for, languages_offered
+from verification import freeze, selectors, services
+from verification.links import LinkExpired, LinkInvalid, case_from_token
+from verification.models import AccommodationNeed, CaseRequest, CaseStatus, RequestKind, RequestStatus
+from verify_site.errors import DomainError
+
+
+def with_case(view):
+    """Open the case behind the link; a tampered, revoked or expired link gets a friendly page."""
+
+    @wraps(view)
+    def wrapper(request, token: str, *args, **kwargs):
+        try:
+            case = case_from_token(token, now=timezone.now())
+        except LinkExpired:
+            return render(request, "verification/freelancer/link_problem.html", {"expired": True}, status=410)
+        except LinkInvalid:
+            return render(request, "verification/freelancer/link_problem.html", {"expired": False}, status=404)
+        return view(request, case, token, *args, **kwargs)
+
+    return wrapper
+
+
+def _base_context(case, token: str) -> dict:
+    zone = case.freelancer.timezone
+    booking = booking_active_for(case_ref=case.id)
+    now = timezone.now()
+    return {
+        "case": case, "token": token, "zone": zone, "now": now,
+        "deadline_local": local_time(case.deadline_at, zone) if case.deadline_at else None,
+        "can_submit": freeze.can_submit_proposals(case, now=now),
+        "booking": booking,
+        "booking_local": local_time(booking.starts_at, zone) if booking else None,
+        "booking_join_url": join_url(booking) if booking else None,
+        "booking_phone": phone_route(booking) if booking else None,
+        "reschedules_left": selectors.case_reschedules_left(case),
+        "pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING),
+        "extension_available": bool(case.policy.get("self_extension_days", 3)) and case.deadline_at is not None
+        and case.deadline_at > now and case.status in (CaseStatus.OPEN, CaseStatus.SCHEDULED)
+        and not CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists(),
+        "self_extension_days": case.policy.get("self_extension_days", 3),
+    }
+
+
+@with_case
+def case_page(request, case, token):
+    return render(request, "verification/freelancer/case.html", _base_context(case, token))
+
+
+class BookForm(forms.Form):
+    starts_at = forms.DateTimeField(
+        label=gettext_lazy("Time"), error_messages={"required": gettext_lazy("Pick one of the times above.")}
+    )
+
+
+@with_case
+def book_page(request, case, token):
+    zone = request.GET.get("timezone") or case.freelancer.timezone
+    if zone not in zoneinfo.available_timezones():
+        zone = case.freelancer.timezone
+    language = request.GET.get("language", "")[:16]
+    phone = request.GET.get("phone") == "on"
+    error, next_free = None, []
+    if request.method == "POST":
+        form = BookForm(request.POST)
+        if form.is_valid():
+            service = services.case_booking_reschedule if booking_active_for(case_ref=case.id) else None
+            try:
+                if service:
+                    service(case_id=case.id, starts_at=form.cleaned_data["starts_at"], actor="freelancer",
+                            now=timezone.now())
+                    messages.success(request, _("Your call was moved. The updated invite is on its way."))
+                else:
+                    services.case_booking_create(case_id=case.id, starts_at=form.cleaned_data["starts_at"],
+                                                 language=language, phone=phone, actor="freelancer",
+                                                 now=timezone.now())
+                    messages.success(request, _("Your call is booked. A confirmation with the invite is on its way."))
+                return redirect("freelancer-case", token=token)
+            except DomainError as problem:
+                error = problem.detail
+                next_free = [local_time(datetime.fromisoformat(t.replace("Z", "+00:00")), zone)
+                             for t in problem.extra.get("next_free_times", [])]
+        else:
+            error = form.errors["starts_at"][0]
+    availability = selectors.case_availability(case=case, now=timezone.now(), language=language, phone=phone,
+                                               zone_name=zone)
+    days = availability["days"]
+    chosen_day = request.GET.get("day") or (days[0]["date"] if days else None)
+    context = {
+        **_base_context(case, token), "availability": availability, "days": days, "chosen_day": chosen_day,
+        "times": next((d["times"] for d in days if d["date"] == chosen_day), []),
+        "picker_zone": zone, "language": language, "phone": phone, "error": error, "next_free": next_free,
+        "zones": sorted(zoneinfo.available_timezones()),
+        "language_choices": [(code, _language_name(code)) for code in languages_offered()],
+    }
+    template = "verification/freelancer/_times.html" if request.htmx else "verification/freelancer/book.html"
+    return render(request, template, context, status=409 if next_free else 400 if error else 200)
+
+
+def _language_name(code: str) -> str:
+    try:
+        return get_language_info(code)["name_local"]
+    except KeyError:
+        return code
+
+
+@require_POST
+@with_case
+def cancel(request, case, token):
+    try:
+        services.case_booking_cancel(case_id=case.id, actor="freelancer", now=timezone.now())
+        messages.success(request, _("Your call is cancelled. Please book a new time before your deadline."))
+    except DomainError as problem:
+        messages.error(request, problem.detail)
+    return redirect("freelancer-case", token=token)
+
+
+@with_case
+def invite(request, case, token):
+    booking = booking_latest_for(case_ref=case.id)
+    if booking is None:
+        return render(request, "verification/freelancer/link_problem.html", {"no_booking": True}, status=404)
+    response = HttpResponse(booking_invite(booking),
+                            content_type=f"text/calendar; charset=utf-8; method={invite_method(booking)}")
+    response["Content-Disposition"] = 'attachment; filename="verification-call.ics"'
+    return response
+
+
+@require_POST
+@with_case
+def extension(request, case, token):
+    try:
+        services.case_extension_request(case_id=case.id, actor="freelancer", now=timezone.now())
+        messages.success(request, _("Your deadline was extended."))
+    except DomainError as problem:
+        messages.error(request, problem.detail)
+    return redirect("freelancer-case", token=token)
+
+
+class AccommodationForm(forms.Form):
+    need = forms.ChoiceField(label=gettext_lazy("What do you need?"), choices=AccommodationNeed.choices,
+                             widget=forms.RadioSelect,
+                             error_messages={"required": gettext_lazy("Choose what you need.")})
+    note = forms.CharField(label=gettext_lazy("Anything we should know (optional)"), max_length=500,
+                           required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@with_case
+def accommodation(request, case, token):
+    form = AccommodationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION, actor="freelancer",
+                                         now=timezone.now(), **form.cleaned_data)
+            messages.success(request, _("Thank you. Staff will contact you; your deadline is paused meanwhile."))
+            return redirect("freelancer-case", token=token)
+        except DomainError as problem:
+            form.add_error(None, problem.detail)
+    return render(request, "verification/freelancer/accommodation.html", {**_base_context(case, token), "form": form},
+                  status=400 if form.errors else 200)
+
+
+class AppealForm(forms.Form):
+    statement = forms.CharField(label=gettext_lazy("Why should the decision be looked at again?"), max_length=1000,
+                                widget=forms.Textarea(attrs={"rows": 5}),
+                                error_messages={"required": gettext_lazy("Write a short statement.")})
+
+
+@with_case
+def appeal(request, case, token):
+    form = AppealForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **form.cleaned_data)
+            messages.success(request, _("Your appeal was sent. A reviewer who was not on your call will decide."))
+            return redirect("freelancer-case", token=token)
+        except DomainError as problem:
+            form.add_error(None, problem.detail)
+    return render(request, "verification/freelancer/appeal.html", {**_base_context(case, token), "form": form},
+                  status=400 if form.errors else 200)
+
+
