@@ -83,6 +83,7 @@ KINDS: dict[str, Kind] = {
         Kind("verified"),
         Kind("not_verified"),
         Kind("withdrawn"),
+        Kind("new_link"),
         Kind("rep_agenda"),
         Kind("webhook", still_holds=endpoint_active, channel="webhook"),
     ]

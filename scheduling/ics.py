@@ -4,6 +4,7 @@ UID is stable for the booking's life and SEQUENCE is the booking's; a moved book
 REQUEST with a higher SEQUENCE, a cancelled one a CANCEL with STATUS:CANCELLED.
 """
 
+import hashlib
 from datetime import UTC, timedelta
 from email.utils import parseaddr
 
@@ -27,6 +28,18 @@ def phone_route(booking: Booking) -> dict[str, str] | None:
     if not settings.DIAL_IN_NUMBER:
         return None
     return {"number": settings.DIAL_IN_NUMBER, "pin": booking.dial_in_pin}
+
+
+def presence_code(booking: Booking) -> str:
+    """A short code shown on the freelancer's page during the call; the representative's checklist
+    asks them to read it out, which shows the person on the call holds the link."""
+    digest = hashlib.sha256(f"presence:{booking.join_token}".encode()).hexdigest()
+    return f"{int(digest, 16) % 10_000:04d}"
+
+
+def call_is_on(booking: Booking, *, now) -> bool:
+    """From five minutes before the start until the slot ends."""
+    return booking.starts_at - timedelta(minutes=5) <= now < booking.ends_at + timedelta(minutes=10)
 
 
 def call_ends_at(booking: Booking):

@@ -135,6 +135,8 @@ class CaseAdmin(admin.ModelAdmin):
         reason_action(description="Extend the deadline by the policy's amount", service=services.case_extend,
                       verb="Extended"),
         reason_action(description="Unfreeze", service=services.case_unfreeze, verb="Unfroze"),
+        reason_action(description="Revoke the link and mail a new one", service=services.case_link_revoke,
+                      verb="Sent a new link for"),
         reason_action(description="Withdraw the selected cases", service=services.case_withdraw, verb="Withdrew"),
     ]
     inlines = [CaseRequestInline, AuditEventInline]

@@ -4,6 +4,7 @@ The token is the case id and a per-case nonce, signed with SECRET_KEY. Revoking 
 which invalidates every token issued before.
 """
 
+import secrets
 import uuid
 from datetime import datetime, timedelta
 
@@ -29,6 +30,10 @@ class LinkExpired(DomainError):
     detail = "This link has expired because the case ended. Ask support if you need to see it again."
 
 
+def new_link_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
 def freelancer_token(case: Case) -> str:
     return signing.Signer(salt=_SALT).sign(f"{case.id.hex}.{case.link_nonce}")
 
@@ -43,6 +48,7 @@ def case_from_token(token: str, *, now: datetime) -> Case:
         case = Case.objects.select_related("freelancer").get(pk=uuid.UUID(hex=case_hex), link_nonce=nonce)
     except (signing.BadSignature, Case.DoesNotExist, TypeError, ValueError):
         raise LinkInvalid() from None
-    if case.closed_at and now > case.closed_at + timedelta(days=LINK_DAYS_AFTER_CLOSE):
+    days = case.policy.get("link_days_after_close", LINK_DAYS_AFTER_CLOSE)
+    if case.closed_at and now > case.closed_at + timedelta(days=days):
         raise LinkExpired()
     return case

@@ -90,6 +90,9 @@ class GracePolicy(models.Model):
         default=3, help_text="One self-service extension, granted automatically; 0 turns it off."
     )
     freelancer_no_show_limit = models.PositiveSmallIntegerField(default=2)
+    link_days_after_close = models.PositiveSmallIntegerField(
+        default=30, help_text="The freelancer's link keeps working this long after the case ends."
+    )
     reminder_offsets_minutes = models.JSONField(
         default=list, help_text="Reminders before a booked call, in minutes, e.g. [1440, 60, 10]."
     )
@@ -135,6 +138,7 @@ class GracePolicy(models.Model):
             "technical_retry_extension_hours": self.technical_retry_extension_hours,
             "self_extension_days": self.self_extension_days,
             "freelancer_no_show_limit": self.freelancer_no_show_limit,
+            "link_days_after_close": self.link_days_after_close,
         }
 
 

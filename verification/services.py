@@ -22,6 +22,7 @@ from verification.errors import (
     RequestNotAllowed,
     RescheduleNotAllowed,
 )
+from verification.links import new_link_nonce
 from verification.models import (
     FINAL_STATUSES,
     AuditEvent,
@@ -501,3 +502,15 @@ def case_appeal(*, case_id, statement: str, actor: str, now: datetime) -> CaseRe
     case_transition(case_id=case.id, to_status=CaseStatus.IN_REVIEW, actor=actor, action="appealed",
                     reason=statement, now=now, after={"request_id": appeal.pk})
     return appeal
+
+
+@transaction.atomic
+def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case:
+    """Admin: every link issued so far stops working; a new one is mailed to the freelancer."""
+    case = _lock(case_id)
+    case.link_nonce = new_link_nonce()
+    case.updated_at = now
+    case.save(update_fields=["link_nonce", "updated_at"])
+    audit_record(case=case, actor=actor, action="link_revoked", now=now, reason=reason)
+    notices.message(case, kind="new_link", now=now)
+    return case

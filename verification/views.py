@@ -2,7 +2,7 @@
 the form, makes one call into a service or selector, and renders."""
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime
 from functools import wraps
 
 from django import forms
@@ -10,12 +10,13 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from notifications.timefmt import local_time
-from scheduling.ics import booking_invite, invite_method, join_url, phone_route
+from scheduling.ics import booking_invite, call_is_on, invite_method, join_url, phone_route, presence_code
 from scheduling.selectors import booking_active_for, booking_latest_for, languages_offered
 from verification import freeze, selectors, services
 from verification.links import LinkExpired, LinkInvalid, case_from_token
@@ -51,6 +52,7 @@ def _base_context(case, token: str) -> dict:
         "booking_local": local_time(booking.starts_at, zone) if booking else None,
         "booking_join_url": join_url(booking) if booking else None,
         "booking_phone": phone_route(booking) if booking else None,
+        "presence_code": presence_code(booking) if booking and call_is_on(booking, now=now) else None,
         "reschedules_left": selectors.case_reschedules_left(case),
         "pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING),
         "extension_available": bool(case.policy.get("self_extension_days", 3)) and case.deadline_at is not None
@@ -102,11 +104,12 @@ def book_page(request, case, token):
             error = form.errors["starts_at"][0]
     availability = selectors.case_availability(case=case, now=timezone.now(), language=language, phone=phone,
                                                zone_name=zone)
-    days = availability["days"]
+    days = [{**day, "label": date_format(date.fromisoformat(day["date"]), "D j M")} for day in availability["days"]]
     chosen_day = request.GET.get("day") or (days[0]["date"] if days else None)
     context = {
         **_base_context(case, token), "availability": availability, "days": days, "chosen_day": chosen_day,
         "times": next((d["times"] for d in days if d["date"] == chosen_day), []),
+        "chosen_label": next((d["label"] for d in days if d["date"] == chosen_day), ""),
         "picker_zone": zone, "language": language, "phone": phone, "error": error, "next_free": next_free,
         "zones": sorted(zoneinfo.available_timezones()),
         "language_choices": [(code, _language_name(code)) for code in languages_offered()],

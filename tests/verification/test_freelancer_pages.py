@@ -96,3 +96,43 @@ def test_tampered_and_expired_links_get_a_friendly_page(client, now, frozen_cloc
     ended = CaseFactory(status=CaseStatus.WITHDRAWN, closed_at=now - timedelta(days=31))
     expired = client.get(url(ended))
     assert expired.status_code == 410 and "This link has expired" in expired.content.decode()
+
+
+def test_admin_revokes_a_link_and_a_new_one_is_mailed(client, admin_client, case, now, frozen_clock):
+    from django.core import mail
+
+    from tests.conftest import send_due
+
+    old = url(case)
+    assert client.get(old).status_code == 200
+    admin_client.post("/admin/verification/case/", {"action": "action_case_link_revoke", "_selected_action": [case.pk],
+                                                    "reason": "The freelancer forwarded the email by mistake"})
+    assert client.get(old).status_code == 404
+    send_due(now)
+    [email] = mail.outbox
+    assert email.subject == "Your new link for the identity check"
+    new = email.body.split("http://testserver", 1)[1].split()[0]
+    assert client.get(new).status_code == 200
+
+
+def test_the_presence_code_shows_only_while_the_call_is_on(client, reps, case, now):
+    import time_machine
+
+    from scheduling.ics import presence_code
+
+    with time_machine.travel(now, tick=False):
+        client.post(url(case, "book/"), {"starts_at": FIRST})
+    booking = Booking.objects.get(case_ref=case.id)
+    code = presence_code(booking)
+    assert len(code) == 4 and code.isdigit()
+    with time_machine.travel(booking.starts_at - timedelta(minutes=30), tick=False):
+        assert code not in client.get(url(case)).content.decode()
+    with time_machine.travel(booking.starts_at + timedelta(minutes=1), tick=False):
+        assert f'<strong class="code">{code}</strong>' in client.get(url(case)).content.decode()
+
+
+def test_the_link_lives_as_long_as_the_policy_says_after_the_case_ends(client, now, frozen_clock):
+    ended = CaseFactory(status=CaseStatus.WITHDRAWN, closed_at=now - timedelta(days=10))
+    ended.policy = {**ended.policy, "link_days_after_close": 7}
+    ended.save()
+    assert client.get(url(ended)).status_code == 410

@@ -1,0 +1,65 @@
+"""Real browser tests: Playwright for Python driving Debian's Chromium (never a downloaded browser),
+headless, against a live server on loopback. Skipped locally without /usr/bin/chromium; in CI
+(where .ci/run installs it) they fail instead."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _missing
+
+# Playwright's sync API keeps an event loop running in the test thread; Django would then refuse
+# ORM calls from the test itself. The live server runs in its own thread, so this is safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE, LAPTOP = {"width": 360, "height": 740}, {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _missing("Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Save the page at phone and laptop width (test-artifacts/screenshots/)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for label, size in (("phone", PHONE), ("laptop", LAPTOP)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+
+
+def assert_accessible(page) -> None:
+    """axe-core (bundled with axe-playwright-python): no serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = [v for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not violations, [(v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                            for v in violations]
+
+
+def assert_fits_the_phone(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "horizontal scrolling"
