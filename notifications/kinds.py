@@ -84,6 +84,7 @@ KINDS: dict[str, Kind] = {
         Kind("not_verified"),
         Kind("withdrawn"),
         Kind("new_link"),
+        Kind("rep_no_show"),
         Kind("rep_agenda"),
         Kind("webhook", still_holds=endpoint_active, channel="webhook"),
     ]

@@ -4,7 +4,16 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from verification import services
-from verification.models import AuditEvent, Case, CaseRequest, Freelancer, GracePolicy, RequestStatus
+from verification.models import (
+    AuditEvent,
+    Case,
+    CaseRequest,
+    ChecklistTemplate,
+    Freelancer,
+    GracePolicy,
+    RequestStatus,
+    Review,
+)
 from verify_site.errors import DomainError
 
 
@@ -163,3 +172,27 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(ChecklistTemplate)
+class ChecklistTemplateAdmin(admin.ModelAdmin):
+    """Editing a checklist saves a new version; calls keep the version they started with."""
+
+    list_display = ["version", "created_at", "created_by"]
+    readonly_fields = ["version", "created_at", "created_by"]
+
+    def save_model(self, request, obj, form, change):
+        latest = ChecklistTemplate.objects.order_by("-version").values_list("version", flat=True).first() or 0
+        obj.pk, obj.version = None, latest + 1
+        obj.created_at, obj.created_by = timezone.now(), f"user:{request.user.get_username()}"
+        obj.save()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["case", "kind", "assigned_to", "decision", "created_at", "decided_at"]
+    list_filter = ["kind", "decision"]
+    readonly_fields = [f.name for f in Review._meta.fields if f.name != "assigned_to"]

@@ -1,4 +1,4 @@
-from verify_site.errors import Conflict, DomainError, NotFound
+from verify_site.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class CaseAlreadyOpen(Conflict):
@@ -41,3 +41,11 @@ class ExtensionNotAllowed(Conflict):
 
 class RequestNotAllowed(Conflict):
     code = "request_not_allowed"
+
+
+class CallNotAllowed(Conflict):
+    code = "call_not_allowed"
+
+
+class ReviewNotAllowed(Forbidden):
+    code = "review_not_allowed"

@@ -90,6 +90,12 @@ class GracePolicy(models.Model):
         default=3, help_text="One self-service extension, granted automatically; 0 turns it off."
     )
     freelancer_no_show_limit = models.PositiveSmallIntegerField(default=2)
+    freelancer_no_show_wait_minutes = models.PositiveSmallIntegerField(
+        default=2, help_text="A no-show can be recorded only this long after the call's start."
+    )
+    rep_no_show_margin_minutes = models.PositiveSmallIntegerField(
+        default=5, help_text="A call not started by its end plus this is a representative no-show."
+    )
     link_days_after_close = models.PositiveSmallIntegerField(
         default=30, help_text="The freelancer's link keeps working this long after the case ends."
     )
@@ -139,6 +145,8 @@ class GracePolicy(models.Model):
             "self_extension_days": self.self_extension_days,
             "freelancer_no_show_limit": self.freelancer_no_show_limit,
             "link_days_after_close": self.link_days_after_close,
+            "freelancer_no_show_wait_minutes": self.freelancer_no_show_wait_minutes,
+            "rep_no_show_margin_minutes": self.rep_no_show_margin_minutes,
         }
 
 
@@ -162,6 +170,7 @@ class Case(models.Model):
     deadline_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     reschedule_count = models.PositiveSmallIntegerField(default=0)
+    freelancer_no_shows = models.PositiveSmallIntegerField(default=0)
     frozen_at = models.DateTimeField(null=True, blank=True)
     standing_restored_at = models.DateTimeField(null=True, blank=True)
     link_nonce = models.CharField(max_length=32, default=_new_link_nonce, editable=False)
@@ -296,3 +305,90 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.status_code}"
+
+
+class Outcome(models.TextChoices):
+    VERIFIED = "VERIFIED", _("Verified")
+    RETRY_TECHNICAL = "RETRY_TECHNICAL", _("Technical problem: book again (not a failure)")
+    FREELANCER_NO_SHOW = "FREELANCER_NO_SHOW", _("The freelancer did not join")
+    REP_NO_SHOW = "REP_NO_SHOW", _("The representative did not start the call (our fault)")
+    ALT_PATH = "ALT_PATH", _("Another route: no camera, accommodation or recording declined")
+    ESCALATED = "ESCALATED", _("Escalated to a reviewer")
+    NOT_VERIFIED = "NOT_VERIFIED", _("Not verified (reviewers only)")
+
+
+ON_A_CALL = [Outcome.VERIFIED, Outcome.RETRY_TECHNICAL, Outcome.FREELANCER_NO_SHOW, Outcome.ALT_PATH,
+             Outcome.ESCALATED]
+
+
+class ChecklistTemplate(models.Model):
+    """A version of the call checklist. Editing makes a new version; a call keeps the one it
+    started with. Every answer is a closed choice: nothing about appearance can be recorded."""
+
+    version = models.PositiveIntegerField(unique=True)
+    items = models.JSONField(help_text='[{"key": "...", "label": "...", "choices": ["yes", "no", "unclear"]}]')
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"Checklist v{self.version}"
+
+
+class CallRecord(models.Model):
+    """One call: who ran it, with which checklist version, when it started (the timer survives a
+    reload), the closed answers, and the outcome."""
+
+    booking_id = models.UUIDField(unique=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="calls")
+    representative_user = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="calls")
+    checklist = models.ForeignKey(ChecklistTemplate, on_delete=models.PROTECT)
+    started_at = models.DateTimeField(null=True, blank=True)
+    answers = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    escalation_note = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"Call {self.booking_id} ({self.outcome or 'open'})"
+
+
+class ReviewKind(models.TextChoices):
+    ESCALATION = "ESCALATION", _("Escalated call")
+    APPEAL = "APPEAL", _("Appeal")
+    NO_SHOW_LIMIT = "NO_SHOW_LIMIT", _("Too many missed calls")
+
+
+class NotVerifiedReason(models.TextChoices):
+    ID_MISMATCH = "id_mismatch", _("The ID document does not match the profile")
+    ID_INVALID = "id_invalid", _("The ID document is not valid")
+    FACTS_MISMATCH = "facts_mismatch", _("The profile facts could not be confirmed")
+    NOT_THE_ACCOUNT_HOLDER = "not_holder", _("The person on the call is not the account holder")
+
+
+class Review(models.Model):
+    """Escalations and appeals, decided by a reviewer who was not on the call."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
+    call = models.ForeignKey(CallRecord, null=True, blank=True, on_delete=models.PROTECT)
+    kind = models.CharField(max_length=16, choices=ReviewKind.choices)
+    assigned_to = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="reviews")
+    decision = models.CharField(max_length=20, choices=[(Outcome.VERIFIED, Outcome.VERIFIED.label),
+                                                        (Outcome.NOT_VERIFIED, Outcome.NOT_VERIFIED.label)],
+                                blank=True)
+    reason_code = models.CharField(max_length=20, choices=NotVerifiedReason.choices, blank=True)
+    statement = models.CharField(max_length=1000, blank=True, help_text="Shown to the freelancer.")
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(decided_at__isnull=True),
+                                    name="review_one_open_per_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.case}"

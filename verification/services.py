@@ -492,19 +492,6 @@ def case_verify(*, case_id, actor: str, reason: str, now: datetime) -> Case:
 
 
 @transaction.atomic
-def case_appeal(*, case_id, statement: str, actor: str, now: datetime) -> CaseRequest:
-    """After NOT_VERIFIED: the freelancer appeals with a short statement; another reviewer decides."""
-    case = _lock(case_id)
-    if case.status != CaseStatus.NOT_VERIFIED:
-        raise RequestNotAllowed("Only a case that was not verified can be appealed.")
-    appeal = CaseRequest.objects.create(case=case, kind=RequestKind.APPEAL, note=statement, created_by=actor,
-                                        created_at=now)
-    case_transition(case_id=case.id, to_status=CaseStatus.IN_REVIEW, actor=actor, action="appealed",
-                    reason=statement, now=now, after={"request_id": appeal.pk})
-    return appeal
-
-
-@transaction.atomic
 def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """Admin: every link issued so far stops working; a new one is mailed to the freelancer."""
     case = _lock(case_id)

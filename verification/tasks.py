@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from verification import services
+from verification import calls, services
 
 
 @shared_task
@@ -15,3 +15,9 @@ def bookings_displaced_handle() -> int:
 def cases_deadline_sweep() -> dict[str, int]:
     """Every open case past its deadline: freeze when every guard holds, else extend."""
     return services.cases_deadline_sweep(now=timezone.now())
+
+
+@shared_task
+def bookings_rep_no_show_detect() -> int:
+    """Calls never started by their end plus the policy margin: our fault, made good at once."""
+    return calls.bookings_rep_no_show_detect(now=timezone.now())

@@ -18,9 +18,9 @@ from django.views.decorators.http import require_POST
 from notifications.timefmt import local_time
 from scheduling.ics import booking_invite, call_is_on, invite_method, join_url, phone_route, presence_code
 from scheduling.selectors import booking_active_for, booking_latest_for, languages_offered
-from verification import freeze, selectors, services
+from verification import calls, freeze, selectors, services
 from verification.links import LinkExpired, LinkInvalid, case_from_token
-from verification.models import AccommodationNeed, CaseRequest, CaseStatus, RequestKind, RequestStatus
+from verification.models import AccommodationNeed, CaseRequest, CaseStatus, RequestKind, RequestStatus, Review
 from verify_site.errors import DomainError
 
 
@@ -59,6 +59,7 @@ def _base_context(case, token: str) -> dict:
         and case.deadline_at > now and case.status in (CaseStatus.OPEN, CaseStatus.SCHEDULED)
         and not CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists(),
         "self_extension_days": case.policy.get("self_extension_days", 3),
+        "refusal": Review.objects.filter(case=case, decision="NOT_VERIFIED").order_by("-decided_at").first(),
     }
 
 
@@ -192,7 +193,7 @@ def appeal(request, case, token):
     form = AppealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **form.cleaned_data)
+            calls.case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **form.cleaned_data)
             messages.success(request, _("Your appeal was sent. A reviewer who was not on your call will decide."))
             return redirect("freelancer-case", token=token)
         except DomainError as problem:

@@ -200,6 +200,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 CELERY_BEAT_SCHEDULE = {
     "slots-sync": {"task": "scheduling.tasks.representatives_slots_sync_all", "schedule": 15 * 60},
     "displaced-bookings": {"task": "verification.tasks.bookings_displaced_handle", "schedule": 60},
+    "rep-no-show": {"task": "verification.tasks.bookings_rep_no_show_detect", "schedule": 60},
     "deadline-sweep": {"task": "verification.tasks.cases_deadline_sweep", "schedule": 60},
     "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
