@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 _OURS = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "REDIS_URL",
-         "CELERY_BROKER_URL", "EMAIL_BACKEND"}
+         "CELERY_BROKER_URL", "EMAIL_BACKEND", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
 def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

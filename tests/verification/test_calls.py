@@ -102,9 +102,10 @@ def test_retry_technical_is_not_a_failure(booked):
 def test_freelancer_no_show_only_after_the_wait_and_counted_up_to_the_limit(booked, now):
     case, booking, rep = booked
     calls.call_start(booking_id=booking.id, user=rep, now=at_start(booking))
+    no_show = Outcome.FREELANCER_NO_SHOW
     with pytest.raises(CallNotAllowed, match="Wait until"):
-        calls.call_outcome(booking_id=booking.id, user=rep, outcome=Outcome.FREELANCER_NO_SHOW, now=at_start(booking, 1))
-    calls.call_outcome(booking_id=booking.id, user=rep, outcome=Outcome.FREELANCER_NO_SHOW, now=at_start(booking, 2))
+        calls.call_outcome(booking_id=booking.id, user=rep, outcome=no_show, now=at_start(booking, 1))
+    calls.call_outcome(booking_id=booking.id, user=rep, outcome=no_show, now=at_start(booking, 2))
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and case.freelancer_no_shows == 1
     case.freelancer_no_shows = 2  # two missed calls already
