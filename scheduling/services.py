@@ -343,3 +343,31 @@ def representatives_slots_sync_all(*, now: datetime) -> int:
         representative_slots_sync(representative_id=rep_id, now=now)
     return len(ids)
 
+
+
+class HoursInvalid(Conflict):
+    code = "hours_invalid"
+
+
+@transaction.atomic
+def working_hours_add(*, representative_id: int, weekday: int, starts: time, ends: time, now: datetime) -> SyncResult:
+    if not (0 <= weekday <= 6) or starts >= ends:
+        raise HoursInvalid("Pick a day, and a start before the end.")
+    WorkingHours.objects.create(representative_id=representative_id, weekday=weekday, starts=starts, ends=ends)
+    return representative_slots_sync(representative_id=representative_id, now=now)
+
+
+@transaction.atomic
+def working_hours_remove(*, representative_id: int, hours_id: int, now: datetime) -> SyncResult:
+    """Booked calls the change leaves uncovered are moved to a colleague or cancelled (displaced)."""
+    WorkingHours.objects.filter(pk=hours_id, representative_id=representative_id).delete()
+    return representative_slots_sync(representative_id=representative_id, now=now)
+
+
+@transaction.atomic
+def time_off_add(*, representative_id: int, starts_at: datetime, ends_at: datetime, note: str, now: datetime
+                 ) -> SyncResult:
+    if starts_at >= ends_at:
+        raise HoursInvalid("Time off must end after it starts.")
+    TimeOff.objects.create(representative_id=representative_id, starts_at=starts_at, ends_at=ends_at, note=note)
+    return representative_slots_sync(representative_id=representative_id, now=now)

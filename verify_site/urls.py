@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications import views as notification_views
 from verification import apis as verification_apis
-from verification import freelancer_apis
+from verification import console_views, freelancer_apis
 from verification import views as verification_views
 from verify_site import views
 
@@ -37,8 +37,18 @@ freelancer = [
     path("appeal/", verification_views.appeal, name="freelancer-appeal"),
 ]
 
+console = [
+    path("", console_views.today, name="console-today"),
+    path("hours/", console_views.hours_change, name="console-hours"),
+    path("calls/<uuid:booking_id>/", console_views.call_page, name="console-call"),
+    path("calls/<uuid:booking_id>/action/", console_views.call_action, name="console-call-action"),
+    path("reviews/", console_views.reviews, name="console-reviews"),
+    path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
+    path("console/", include(console)),
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -12,3 +12,16 @@
     render(el); setInterval(function () { render(el); }, 30000);
   });
 })();
+
+// The call's three-minute timer, counted from the stored start (it survives a reload).
+(function () {
+  document.querySelectorAll("[data-started]").forEach(function (el) {
+    function render() {
+      var seconds = Math.max(0, Math.floor((new Date() - new Date(el.dataset.started)) / 1000)),
+          left = 180 - seconds, sign = left < 0 ? "-" : "", abs = Math.abs(left);
+      el.textContent = "Timer: " + sign + Math.floor(abs / 60) + ":" + String(abs % 60).padStart(2, "0")
+        + (left < 0 ? " over three minutes" : " left of three minutes");
+    }
+    render(); setInterval(render, 1000);
+  });
+})();

@@ -1,0 +1,118 @@
+"""The console's permission matrix: a representative sees and acts only on their own calls, a
+reviewer only on their queue, admins on all; every other attempt is a 404 (or the login page)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from scheduling.models import Booking, WorkingHours
+from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
+from tests.scheduling.conftest import client_for, make_reps
+from verification import calls
+from verification.models import Review
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(now, frozen_clock):
+    owner, other = make_reps(2, now=now)
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-02T13:00:00Z"}, format="json")
+    booking = Booking.objects.get(case_ref=case.id)
+    if booking.representative != owner:
+        owner, other = other, owner
+    reviewers = Group.objects.get_or_create(name="Reviewers")[0]
+    assigned, bystander = UserFactory(username="rev-a"), UserFactory(username="rev-b")
+    for user in (assigned, bystander):
+        user.groups.add(reviewers)
+    review = Review.objects.create(case=case, kind="ESCALATION", assigned_to=assigned, created_at=now)
+    return {"booking": booking, "owner": owner.user, "other": other.user, "assigned": assigned,
+            "bystander": bystander, "review": review}
+
+
+def as_user(user) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+PAGES = {
+    "today": lambda w: ("get", "/console/"),
+    "call": lambda w: ("get", f"/console/calls/{w['booking'].id}/"),
+    "start": lambda w: ("post", f"/console/calls/{w['booking'].id}/action/"),
+    "reviews": lambda w: ("get", "/console/reviews/"),
+    "review": lambda w: ("get", f"/console/reviews/{w['review'].pk}/"),
+}
+EXPECTED = {
+    #            today call start reviews review
+    "anonymous": (302, 302, 302, 302, 302),
+    "not_staff": (302, 302, 302, 302, 302),
+    "owner": (200, 200, 302, 200, 404),
+    "other": (200, 404, 404, 200, 404),
+    "assigned": (302, 404, 404, 200, 200),
+    "bystander": (404, 404, 404, 200, 404),
+    "admin": (302, 200, 302, 200, 200),
+}
+
+
+@pytest.mark.parametrize("who", list(EXPECTED))
+def test_permission_matrix(world, who, admin_user):
+    user = {"anonymous": None, "not_staff": UserFactory(username="plain", is_staff=False), "admin": admin_user,
+            **{k: world[k] for k in ("owner", "other", "assigned", "bystander")}}[who]
+    client = as_user(user)
+    got = []
+    for name, page in PAGES.items():
+        method, url = page(world)
+        response = getattr(client, method)(url, {"start": "1"} if method == "post" else None)
+        got.append(response.status_code)
+        if response.status_code == 302 and who in ("anonymous", "not_staff"):
+            assert "/admin/login/" in response["Location"], name
+    assert tuple(got) == EXPECTED[who]
+    started = calls.CallRecord.objects.filter(booking_id=world["booking"].id).exists()
+    assert started == (who in ("owner", "admin"))  # nobody else could start the call
+
+
+def test_the_call_page_shows_what_the_representative_needs(world, now):
+    page = as_user(world["owner"]).get(f"/console/calls/{world['booking'].id}/").content.decode()
+    case = CaseFactory._meta.model.objects.get(pk=world["booking"].case_ref)
+    for expected in (case.freelancer.first_name, case.public_reason, "Open the video room", "Start the call"):
+        assert expected in page
+    from scheduling.ics import presence_code
+
+    started = as_user(world["owner"])
+    started.post(f"/console/calls/{world['booking'].id}/action/", {"start": "1"})
+    assert presence_code(world["booking"]) in started.get(f"/console/calls/{world['booking'].id}/").content.decode()
+
+
+def test_the_timer_start_survives_a_reload_and_no_show_waits(world, now):
+    import time_machine
+
+    owner, booking = as_user(world["owner"]), world["booking"]
+    with time_machine.travel(booking.starts_at, tick=False):
+        owner.post(f"/console/calls/{booking.id}/action/", {"start": "1"})
+        page = owner.get(f"/console/calls/{booking.id}/").content.decode()
+        assert f'data-started="{booking.starts_at.isoformat()}"' in page
+        assert 'value="FREELANCER_NO_SHOW" disabled' in page
+    with time_machine.travel(booking.starts_at + timedelta(minutes=2), tick=False):
+        page = owner.get(f"/console/calls/{booking.id}/").content.decode()
+        assert f'data-started="{booking.starts_at.isoformat()}"' in page  # same start after a reload
+        assert 'value="FREELANCER_NO_SHOW" disabled' not in page
+
+
+def test_editing_hours_from_the_console_regenerates_slots(world, now):
+    owner = as_user(world["owner"])
+    before = WorkingHours.objects.filter(representative__user=world["owner"]).count()
+    owner.post("/console/hours/", {"weekday": "5", "starts": "09:00", "ends": "10:00"})
+    assert WorkingHours.objects.filter(representative__user=world["owner"]).count() == before + 1
+    from scheduling.models import Slot
+
+    assert Slot.objects.filter(representative__user=world["owner"], starts_at__week_day=7).count() == 3 * 12
+
+
+def test_representatives_without_a_profile_get_a_clear_404(now, frozen_clock):
+    RepresentativeFactory()
+    assert as_user(UserFactory(username="staff-only")).get("/console/").status_code == 404
