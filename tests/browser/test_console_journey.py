@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from scheduling.models import WorkingHours
-from scheduling.services import booking_create, representative_slots_sync
 from scheduling.selectors import availability_list
+from scheduling.services import booking_create, representative_slots_sync
 from tests.browser.conftest import assert_accessible, screenshot
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
 from verification.models import Case, CaseStatus
