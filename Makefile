@@ -28,7 +28,8 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  App:          http://127.0.0.1:$(PORT)/"
-	@echo "  Staff/admin:  http://127.0.0.1:$(PORT)/admin/   (logins above)"
+	@echo "  Console:      http://127.0.0.1:$(PORT)/console/   (representatives and reviewers)"
+	@echo "  Admin:        http://127.0.0.1:$(PORT)/admin/   (logins above)"
 	@echo "  API docs:     http://127.0.0.1:$(PORT)/api/docs/   (schema: /api/schema/)"
 	@echo "  Dev mailbox:  http://127.0.0.1:$(PORT)/dev/mail/"
 	@echo "  Ctrl-C stops the web server, the worker and beat."

@@ -126,15 +126,21 @@ def _language_name(code: str) -> str:
         return code
 
 
-@require_POST
-@with_case
-def cancel(request, case, token):
+def _act(request, token, service, case, success: str):
+    """Run one service for the freelancer and go back to their case page with what happened."""
     try:
-        services.case_booking_cancel(case_id=case.id, actor="freelancer", now=timezone.now())
-        messages.success(request, _("Your call is cancelled. Please book a new time before your deadline."))
+        service(case_id=case.id, actor="freelancer", now=timezone.now())
+        messages.success(request, success)
     except DomainError as problem:
         messages.error(request, problem.detail)
     return redirect("freelancer-case", token=token)
+
+
+@require_POST
+@with_case
+def cancel(request, case, token):
+    return _act(request, token, services.case_booking_cancel, case,
+                _("Your call is cancelled. Please book a new time before your deadline."))
 
 
 @with_case
@@ -151,12 +157,7 @@ def invite(request, case, token):
 @require_POST
 @with_case
 def extension(request, case, token):
-    try:
-        services.case_extension_request(case_id=case.id, actor="freelancer", now=timezone.now())
-        messages.success(request, _("Your deadline was extended."))
-    except DomainError as problem:
-        messages.error(request, problem.detail)
-    return redirect("freelancer-case", token=token)
+    return _act(request, token, services.case_extension_request, case, _("Your deadline was extended."))
 
 
 class AccommodationForm(forms.Form):
@@ -167,19 +168,28 @@ class AccommodationForm(forms.Form):
                            required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-@with_case
-def accommodation(request, case, token):
-    form = AccommodationForm(request.POST or None)
+def _form_page(request, case, token, *, form_class, template: str, submit, success: str):
+    """A form page: on a valid POST call `submit(cleaned_data)` and go back to the case page; a
+    domain error is shown on the form, which says what to change."""
+    form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION, actor="freelancer",
-                                         now=timezone.now(), **form.cleaned_data)
-            messages.success(request, _("Thank you. Staff will contact you; your deadline is paused meanwhile."))
+            submit(form.cleaned_data)
+            messages.success(request, success)
             return redirect("freelancer-case", token=token)
         except DomainError as problem:
             form.add_error(None, problem.detail)
-    return render(request, "verification/freelancer/accommodation.html", {**_base_context(case, token), "form": form},
-                  status=400 if form.errors else 200)
+    return render(request, template, {**_base_context(case, token), "form": form}, status=400 if form.errors else 200)
+
+
+@with_case
+def accommodation(request, case, token):
+    return _form_page(
+        request, case, token, form_class=AccommodationForm, template="verification/freelancer/accommodation.html",
+        success=_("Thank you. Staff will contact you; your deadline is paused meanwhile."),
+        submit=lambda data: services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION,
+                                                         actor="freelancer", now=timezone.now(), **data),
+    )
 
 
 class AppealForm(forms.Form):
@@ -190,15 +200,8 @@ class AppealForm(forms.Form):
 
 @with_case
 def appeal(request, case, token):
-    form = AppealForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            calls.case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **form.cleaned_data)
-            messages.success(request, _("Your appeal was sent. A reviewer who was not on your call will decide."))
-            return redirect("freelancer-case", token=token)
-        except DomainError as problem:
-            form.add_error(None, problem.detail)
-    return render(request, "verification/freelancer/appeal.html", {**_base_context(case, token), "form": form},
-                  status=400 if form.errors else 200)
-
-
+    return _form_page(
+        request, case, token, form_class=AppealForm, template="verification/freelancer/appeal.html",
+        success=_("Your appeal was sent. A reviewer who was not on your call will decide."),
+        submit=lambda data: calls.case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **data),
+    )

@@ -41,6 +41,13 @@ def eligible(marketplace, case, at) -> bool:
             "can_submit_proposals"]
 
 
+def book_first(case, at) -> None:
+    """The freelancer books the first free time, at `at`."""
+    with time_machine.travel(at, tick=False):
+        first = client_for(case).get("/api/v1/case/availability").json()["days"][0]["times"][0]["starts_at"]
+        assert client_for(case).post("/api/v1/case/booking", {"starts_at": first}, format="json").status_code == 201
+
+
 def sweep(at) -> dict:
     return services.cases_deadline_sweep(now=at)
 
@@ -94,10 +101,7 @@ def test_guard_notice_never_sent(now, marketplace):
 def test_guard_booked_call_decides_even_after_the_deadline(flagged, marketplace):
     case = flagged
     warn(case)
-    with time_machine.travel(case.deadline_at - timedelta(hours=2), tick=False):
-        first = client_for(case).get("/api/v1/case/availability").json()["days"][0]["times"][0]["starts_at"]
-        assert client_for(case).post("/api/v1/case/booking", {"starts_at": first},
-                                     format="json").status_code == 201
+    book_first(case, case.deadline_at - timedelta(hours=2))
     after = case.deadline_at + timedelta(hours=1)
     assert eligible(marketplace, case, after) is True
     assert sweep(after) == {}
@@ -128,9 +132,7 @@ def test_guard_admin_hold_extends_until_released(flagged, now):
 def test_guard_our_cancellation_not_made_good_extends(flagged, now):
     case = flagged
     warn(case)
-    with time_machine.travel(now, tick=False):
-        first = client_for(case).get("/api/v1/case/availability").json()["days"][0]["times"][0]["starts_at"]
-        client_for(case).post("/api/v1/case/booking", {"starts_at": first}, format="json")
+    book_first(case, now)
     Booking.objects.filter(case_ref=case.id).update(status=BookingStatus.CANCELLED, displacement=Displacement.CANCELLED,
                                                     displaced_at=now)
     assert [f.guard for f in freeze_guard_failures(case)] == ["no_fault_of_ours"]
@@ -154,9 +156,7 @@ def test_a_frozen_freelancer_can_book_and_stays_frozen_until_verified(flagged, m
     warn(case)
     after = case.deadline_at + timedelta(minutes=1)
     sweep(after)
-    with time_machine.travel(after, tick=False):
-        first = client_for(case).get("/api/v1/case/availability").json()["days"][0]["times"][0]["starts_at"]
-        assert client_for(case).post("/api/v1/case/booking", {"starts_at": first}, format="json").status_code == 201
+    book_first(case, after)
     case.refresh_from_db()
     assert case.status == CaseStatus.SCHEDULED
     assert eligible(marketplace, case, after) is False
@@ -219,9 +219,7 @@ def test_verified_unfreezes_at_once_and_restores_the_standing(flagged, marketpla
     warn(case)
     after = case.deadline_at + timedelta(minutes=1)
     sweep(after)
-    with time_machine.travel(after, tick=False):
-        first = client_for(case).get("/api/v1/case/availability").json()["days"][0]["times"][0]["starts_at"]
-        client_for(case).post("/api/v1/case/booking", {"starts_at": first}, format="json")
+    book_first(case, after)
     assert eligible(marketplace, case, after) is False  # frozen, booked
     later = after + timedelta(days=1)
     services.case_verify(case_id=case.id, actor="user:rep", reason="checklist passed", now=later)
