@@ -96,6 +96,9 @@ class GracePolicy(models.Model):
     rep_no_show_margin_minutes = models.PositiveSmallIntegerField(
         default=5, help_text="A call not started by its end plus this is a representative no-show."
     )
+    review_days = models.PositiveSmallIntegerField(
+        default=5, help_text="Reviewers aim to decide escalations and appeals within this many days."
+    )
     link_days_after_close = models.PositiveSmallIntegerField(
         default=30, help_text="The freelancer's link keeps working this long after the case ends."
     )
@@ -145,6 +148,7 @@ class GracePolicy(models.Model):
             "self_extension_days": self.self_extension_days,
             "freelancer_no_show_limit": self.freelancer_no_show_limit,
             "link_days_after_close": self.link_days_after_close,
+            "review_days": self.review_days,
             "freelancer_no_show_wait_minutes": self.freelancer_no_show_wait_minutes,
             "rep_no_show_margin_minutes": self.rep_no_show_margin_minutes,
         }

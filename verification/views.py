@@ -2,7 +2,7 @@
 the form, makes one call into a service or selector, and renders."""
 
 import zoneinfo
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import wraps
 
 from django import forms
@@ -60,6 +60,7 @@ def _base_context(case, token: str) -> dict:
         and not CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists(),
         "self_extension_days": case.policy.get("self_extension_days", 3),
         "refusal": Review.objects.filter(case=case, decision="NOT_VERIFIED").order_by("-decided_at").first(),
+        "review_by": local_time(now + timedelta(days=case.policy.get("review_days", 5)), zone),
     }
 
 

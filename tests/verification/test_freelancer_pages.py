@@ -136,3 +136,11 @@ def test_the_link_lives_as_long_as_the_policy_says_after_the_case_ends(client, n
     ended.policy = {**ended.policy, "link_days_after_close": 7}
     ended.save()
     assert client.get(url(ended)).status_code == 410
+
+
+def test_the_appeal_page_says_what_happens_next_and_by_when(client, case, frozen_clock):
+    case.status = CaseStatus.NOT_VERIFIED
+    case.save()
+    page = client.get(url(case, "appeal/")).content.decode()
+    assert "A reviewer who was not involved before" in page
+    assert "We aim to decide by Saturday 7 March 2026" in page  # now + the policy's 5 review days
