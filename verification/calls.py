@@ -169,7 +169,8 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
 @transaction.atomic
 def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
     """A call never started by its end plus the margin: our fault. The case gets the policy's
-    extension and the freelancer an apology and a rebooking message."""
+    extension, and the freelancer an apology and priority: for 24 hours they may book the very next
+    free times, without the usual notice."""
     booking = Booking.objects.select_for_update().filter(pk=booking_id, status=BookingStatus.ACTIVE).first()
     if booking is None or CallRecord.objects.filter(booking_id=booking_id, started_at__isnull=False).exists():
         return False
@@ -184,6 +185,8 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
         case_transition(case_id=case.id, to_status=CaseStatus.OPEN, actor="system", action="rep_no_show_reopened",
                         reason="Our representative missed the call.", now=now)
         case.refresh_from_db()
+    case.priority_until = now + timedelta(hours=24)
+    case.save(update_fields=["priority_until"])
     _extend(case, hours=case.policy.get("rep_no_show_extension_hours", 72), actor="system", now=now,
             reason="We are sorry: our representative missed your call. Please book again.")
     notices.message(case, kind="rep_no_show", now=now)

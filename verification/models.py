@@ -175,6 +175,9 @@ class Case(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     reschedule_count = models.PositiveSmallIntegerField(default=0)
     freelancer_no_shows = models.PositiveSmallIntegerField(default=0)
+    priority_until = models.DateTimeField(
+        null=True, blank=True, help_text="After our no-show: may book without the usual notice until then."
+    )
     frozen_at = models.DateTimeField(null=True, blank=True)
     standing_restored_at = models.DateTimeField(null=True, blank=True)
     link_nonce = models.CharField(max_length=32, default=_new_link_nonce, editable=False)

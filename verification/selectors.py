@@ -57,14 +57,19 @@ def case_get(*, case_id) -> Case:
 
 BOOKABLE_STATUSES = (CaseStatus.OPEN, CaseStatus.FROZEN)
 FROZEN_BOOKING_DAYS = 14
+PRIORITY_NOTICE = timedelta(minutes=5)  # after our no-show: the very next free times
 
 
 def case_booking_window(*, case: Case, now: datetime) -> tuple[datetime, datetime]:
     """[start, end) in which this case may book: from the minimum notice up to the deadline.
 
-    A frozen case (or one whose deadline is too close to book before it) gets the next 14 days.
+    A frozen case (or one whose deadline is too close to book before it) gets the next 14 days; a
+    case with priority (we missed its call) may book from five minutes ahead instead of the usual
+    minimum notice.
     """
-    start = now + timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
+    notice = PRIORITY_NOTICE if case.priority_until and now < case.priority_until else timedelta(
+        minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
+    start = now + notice
     if case.status != CaseStatus.FROZEN and case.deadline_at and case.deadline_at > start:
         return start, case.deadline_at
     return start, now + timedelta(days=FROZEN_BOOKING_DAYS)

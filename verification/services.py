@@ -4,7 +4,6 @@ and raises a `DomainError` that callers map to an HTTP status with a stable code
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from scheduling import services as scheduling_services
@@ -218,10 +217,9 @@ def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> N
     if starts_at <= now:
         raise BookingTimeInvalid("in_the_past", "That time has already passed. Pick a time in the future.")
     if starts_at < start:
-        raise BookingTimeInvalid(
-            "too_soon",
-            f"Calls must be booked at least {settings.BOOKING_MIN_NOTICE_MINUTES} minutes ahead. Pick a later time.",
-        )
+        minutes = int((start - now).total_seconds() // 60)
+        raise BookingTimeInvalid("too_soon",
+                                 f"Calls must be booked at least {minutes} minutes ahead. Pick a later time.")
     if starts_at >= end:
         raise BookingTimeInvalid("after_deadline", "That time is after your deadline. Pick a time before it.")
     if not slot_exists(starts_at=starts_at):

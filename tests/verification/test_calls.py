@@ -205,3 +205,25 @@ def test_editing_a_checklist_in_the_admin_makes_a_new_version_and_calls_keep_the
     assert list(ChecklistTemplate.objects.values_list("version", flat=True)) == [2, 1]
     call.refresh_from_db()
     assert call.checklist.version == 1
+
+
+def test_after_our_no_show_the_freelancer_may_book_the_very_next_times(booked):
+    import time_machine
+
+    from tests.conftest import send_due
+
+    case, booking, rep = booked
+    missed = booking.ends_at + timedelta(minutes=6)
+    calls.bookings_rep_no_show_detect(now=missed)
+    soon = (booking.starts_at + timedelta(minutes=20)).isoformat().replace("+00:00", "Z")  # 9 minutes ahead
+    with time_machine.travel(booking.starts_at + timedelta(minutes=11), tick=False):
+        assert client_for(case).post("/api/v1/case/booking", {"starts_at": soon}, format="json").status_code == 201
+    other = CaseFactory()
+    with time_machine.travel(booking.starts_at + timedelta(minutes=11), tick=False):
+        later = (booking.starts_at + timedelta(minutes=25)).isoformat().replace("+00:00", "Z")
+        response = client_for(other).post("/api/v1/case/booking", {"starts_at": later}, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "too_soon"  # others keep the usual notice
+    from django.core import mail
+
+    send_due(missed)
+    assert any("without the usual notice" in m.body for m in mail.outbox if "missed your call" in m.subject)
