@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 
 from scheduling.models import Booking, BookingStatus
 from verification import notices
+from verification.checklist import checklist_current
 from verification.errors import CallNotAllowed, RequestNotAllowed, ReviewNotAllowed
 from verification.models import (
     ON_A_CALL,
@@ -18,7 +19,6 @@ from verification.models import (
     Case,
     CaseRequest,
     CaseStatus,
-    ChecklistTemplate,
     Outcome,
     RequestKind,
     RequestStatus,
@@ -62,7 +62,7 @@ def call_start(*, booking_id, user: User, now: datetime) -> CallRecord:
     call, created = CallRecord.objects.get_or_create(
         booking_id=booking.id,
         defaults={"case_id": booking.case_ref, "representative_user_id": booking.representative.user_id,
-                  "checklist": ChecklistTemplate.objects.order_by("-version").first(), "started_at": now},
+                  "checklist": checklist_current(now=now), "started_at": now},
     )
     if created:
         audit_record(case=call.case, actor=f"user:{user.get_username()}", action="call_started", now=now,

@@ -36,10 +36,8 @@ def _booking_for(request, booking_id) -> Booking:
 @staff_member_required
 def today(request):
     rep = _representative(request)
-    if rep is None:
-        if Review.objects.filter(assigned_to=request.user).exists() or request.user.is_superuser:
-            return redirect("console-reviews")
-        raise Http404("You are not set up as a representative.")
+    if rep is None:  # reviewers and admins without calls of their own start at the review queue
+        return redirect("console-reviews")
     zone = ZoneInfo(rep.timezone)
     now = timezone.now()
     day_start = datetime.combine(now.astimezone(zone).date(), time.min, tzinfo=zone)
@@ -54,7 +52,7 @@ def today(request):
     return render(request, "verification/console/today.html", {
         "rep": rep, "rows": rows, "next": upcoming[0] if upcoming else None,
         "hours": rep.working_hours.order_by("weekday", "starts"), "time_off": rep.time_off.filter(ends_at__gt=now),
-        "hours_form": HoursForm(), "time_off_form": TimeOffForm(),
+        "hours_form": HoursForm(prefix="hours"), "time_off_form": TimeOffForm(prefix="off"),
         "reviews": Review.objects.filter(assigned_to=request.user, decided_at__isnull=True).count(),
     })
 
@@ -84,13 +82,13 @@ def hours_change(request):
         if "remove" in request.POST:
             scheduling_services.working_hours_remove(representative_id=rep.pk, hours_id=int(request.POST["remove"]),
                                                      now=now)
-        elif "weekday" in request.POST:
-            form = HoursForm(request.POST)
+        elif "hours-weekday" in request.POST:
+            form = HoursForm(request.POST, prefix="hours")
             if not form.is_valid():
                 raise scheduling_services.HoursInvalid("Pick a day and both times.")
             scheduling_services.working_hours_add(representative_id=rep.pk, now=now, **form.cleaned_data)
         else:
-            form = TimeOffForm(request.POST)
+            form = TimeOffForm(request.POST, prefix="off")
             if not form.is_valid():
                 raise scheduling_services.HoursInvalid("Give when the time off starts and ends.")
             data = form.cleaned_data

@@ -23,6 +23,11 @@ from verification.links import LinkExpired, LinkInvalid, case_from_token
 from verification.models import AccommodationNeed, CaseRequest, CaseStatus, RequestKind, RequestStatus, Review
 from verify_site.errors import DomainError
 
+# Canonical place names for the zone picker (no aliases such as US/... or Etc/GMT+3).
+ZONES = sorted(z for z in zoneinfo.available_timezones()
+               if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/", "Canada/", "Brazil/",
+                                                 "Chile/", "Mexico/"))) + ["UTC"]
+
 
 def with_case(view):
     """Open the case behind the link; a tampered, revoked or expired link gets a friendly page."""
@@ -55,6 +60,8 @@ def _base_context(case, token: str) -> dict:
         "presence_code": presence_code(booking) if booking and call_is_on(booking, now=now) else None,
         "reschedules_left": selectors.case_reschedules_left(case),
         "pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING),
+        "accommodation_pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING,
+                                                            kind=RequestKind.ACCOMMODATION).exists(),
         "extension_available": bool(case.policy.get("self_extension_days", 3)) and case.deadline_at is not None
         and case.deadline_at > now and case.status in (CaseStatus.OPEN, CaseStatus.SCHEDULED)
         and not CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists(),
@@ -113,7 +120,7 @@ def book_page(request, case, token):
         "times": next((d["times"] for d in days if d["date"] == chosen_day), []),
         "chosen_label": next((d["label"] for d in days if d["date"] == chosen_day), ""),
         "picker_zone": zone, "language": language, "phone": phone, "error": error, "next_free": next_free,
-        "zones": sorted(zoneinfo.available_timezones()),
+        "zones": ZONES,
         "language_choices": [(code, _language_name(code)) for code in languages_offered()],
     }
     template = "verification/freelancer/_times.html" if request.htmx else "verification/freelancer/book.html"
@@ -187,7 +194,7 @@ def _form_page(request, case, token, *, form_class, template: str, submit, succe
 def accommodation(request, case, token):
     return _form_page(
         request, case, token, form_class=AccommodationForm, template="verification/freelancer/accommodation.html",
-        success=_("Thank you. Staff will contact you; your deadline is paused meanwhile."),
+        success=_("Thank you. Staff will contact you. Until they have, submitting proposals will not be paused."),
         submit=lambda data: services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION,
                                                          actor="freelancer", now=timezone.now(), **data),
     )

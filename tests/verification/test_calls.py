@@ -227,3 +227,10 @@ def test_after_our_no_show_the_freelancer_may_book_the_very_next_times(booked):
 
     send_due(missed)
     assert any("without the usual notice" in m.body for m in mail.outbox if "missed your call" in m.subject)
+
+
+def test_a_call_starts_even_if_the_checklist_rows_were_lost(booked):
+    case, booking, rep = booked
+    ChecklistTemplate.objects.all().delete()
+    call = calls.call_start(booking_id=booking.id, user=rep, now=at_start(booking))
+    assert call.checklist.version == 1 and calls.checklist_questions(call)[0]["key"] == "consent"

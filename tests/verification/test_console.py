@@ -54,7 +54,7 @@ EXPECTED = {
     "owner": (200, 200, 302, 200, 404),
     "other": (200, 404, 404, 200, 404),
     "assigned": (302, 404, 404, 200, 200),
-    "bystander": (404, 404, 404, 200, 404),
+    "bystander": (302, 404, 404, 200, 404),
     "admin": (302, 200, 302, 200, 200),
 }
 
@@ -106,13 +106,14 @@ def test_the_timer_start_survives_a_reload_and_no_show_waits(world, now):
 def test_editing_hours_from_the_console_regenerates_slots(world, now):
     owner = as_user(world["owner"])
     before = WorkingHours.objects.filter(representative__user=world["owner"]).count()
-    owner.post("/console/hours/", {"weekday": "5", "starts": "09:00", "ends": "10:00"})
+    owner.post("/console/hours/", {"hours-weekday": "5", "hours-starts": "09:00", "hours-ends": "10:00"})
     assert WorkingHours.objects.filter(representative__user=world["owner"]).count() == before + 1
     from scheduling.models import Slot
 
     assert Slot.objects.filter(representative__user=world["owner"], starts_at__week_day=7).count() == 3 * 12
 
 
-def test_representatives_without_a_profile_get_a_clear_404(now, frozen_clock):
+def test_staff_without_calls_of_their_own_start_at_the_review_queue(now, frozen_clock):
     RepresentativeFactory()
-    assert as_user(UserFactory(username="staff-only")).get("/console/").status_code == 404
+    response = as_user(UserFactory(username="staff-only")).get("/console/")
+    assert response.status_code == 302 and response["Location"] == "/console/reviews/"

@@ -71,7 +71,9 @@ def test_form_errors_say_what_to_change(client, reps, case, frozen_clock):
 
 def test_accommodation_and_extension_from_the_page(client, reps, case, frozen_clock):
     assert client.post(url(case, "accommodation/"), {"need": "no_camera"}).status_code == 302
-    assert "your deadline is paused" in client.get(url(case)).content.decode().lower()
+    page = client.get(url(case)).content.decode()
+    assert "submitting proposals will not be paused, even after this date" in page
+    assert "Your accommodation request is with staff" in page and "Ask for an accommodation" not in page
     before = case.deadline_at
     assert client.post(url(case, "extension/")).status_code == 302
     case.refresh_from_db()
