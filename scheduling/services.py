@@ -371,3 +371,11 @@ def time_off_add(*, representative_id: int, starts_at: datetime, ends_at: dateti
         raise HoursInvalid("Time off must end after it starts.")
     TimeOff.objects.create(representative_id=representative_id, starts_at=starts_at, ends_at=ends_at, note=note)
     return representative_slots_sync(representative_id=representative_id, now=now)
+
+
+@transaction.atomic
+def booking_finish(*, booking_id, reason: str = "", now: datetime) -> bool:
+    """The call took place (or was missed): the booking is DONE and keeps its slot as history.
+    Returns False if it was not active."""
+    return Booking.objects.filter(pk=booking_id, status=BookingStatus.ACTIVE).update(
+        status=BookingStatus.DONE, cancel_reason=reason, updated_at=now) == 1

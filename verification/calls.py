@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from scheduling.models import Booking, BookingStatus
+from scheduling.services import booking_finish
 from verification import notices
 from verification.checklist import checklist_current
 from verification.errors import CallNotAllowed, RequestNotAllowed, ReviewNotAllowed
@@ -83,11 +84,6 @@ def call_answer(*, booking_id, user: User, key: str, choice: str, now: datetime)
     return call
 
 
-def _finish_booking(call: CallRecord, now: datetime) -> None:
-    Booking.objects.filter(pk=call.booking_id, status=BookingStatus.ACTIVE).update(
-        status=BookingStatus.DONE, updated_at=now)
-
-
 def _assign_reviewer(*, case: Case, exclude_user_ids: set[int]) -> User | None:
     """The reviewer with the fewest open reviews who was never on this case's calls."""
     on_calls = set(CallRecord.objects.filter(case=case).values_list("representative_user_id", flat=True))
@@ -98,6 +94,11 @@ def _assign_reviewer(*, case: Case, exclude_user_ids: set[int]) -> User | None:
         .order_by("open_reviews", "pk")
         .first()
     )
+
+
+def no_show_allowed_from(*, case: Case, booking: Booking) -> datetime:
+    """A freelancer no-show can be recorded only after the policy's wait from the call's start."""
+    return booking.starts_at + timedelta(minutes=case.policy.get("freelancer_no_show_wait_minutes", 2))
 
 
 def _open_review(*, case: Case, kind: str, call: CallRecord | None, now: datetime) -> Review:
@@ -118,10 +119,11 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
     case = _lock(call.case_id)
     policy = case.policy
     if outcome == Outcome.FREELANCER_NO_SHOW:
-        wait = timedelta(minutes=policy.get("freelancer_no_show_wait_minutes", 2))
-        starts_at = Booking.objects.get(pk=call.booking_id).starts_at
-        if now < starts_at + wait:
-            raise CallNotAllowed(f"Wait until {wait} after the start before recording a no-show.")
+        allowed_from = no_show_allowed_from(case=case, booking=Booking.objects.get(pk=call.booking_id))
+        if now < allowed_from:
+            raise CallNotAllowed(f"Wait until {allowed_from:%H:%M} UTC before recording a no-show.")
+    if outcome == Outcome.ALT_PATH and need not in AccommodationNeed.values:
+        raise CallNotAllowed("Pick which other route the freelancer needs.")
     if outcome == Outcome.VERIFIED:
         unanswered = [q["label"] for q in checklist_questions(call) if q["key"] not in call.answers]
         if unanswered:
@@ -136,7 +138,7 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
             raise CallNotAllowed("Keep the note under 300 characters.")
     call.outcome, call.outcome_at, call.escalation_note = outcome, now, note if outcome == Outcome.ESCALATED else ""
     call.save(update_fields=["outcome", "outcome_at", "escalation_note"])
-    _finish_booking(call, now)
+    booking_finish(booking_id=call.booking_id, now=now)
     audit_record(case=case, actor=actor, action="call_outcome", now=now, reason=note,
                  after={"outcome": outcome, "booking_id": str(call.booking_id)})
 
@@ -177,8 +179,7 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
     case = _lock(booking.case_ref)
     if now < booking.ends_at + timedelta(minutes=case.policy.get("rep_no_show_margin_minutes", 5)):
         return False
-    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.DONE, cancel_reason="rep_no_show",
-                                                 updated_at=now)
+    booking_finish(booking_id=booking.pk, reason="rep_no_show", now=now)
     audit_record(case=case, actor="system", action="rep_no_show", now=now,
                  reason="The representative did not start the call.", after={"booking_id": str(booking.id)})
     if case.status == CaseStatus.SCHEDULED:

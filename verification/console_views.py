@@ -80,6 +80,8 @@ def hours_change(request):
     now, zone = timezone.now(), ZoneInfo(rep.timezone)
     try:
         if "remove" in request.POST:
+            if not request.POST["remove"].isdigit():
+                raise scheduling_services.HoursInvalid("Pick the hours to remove from the list.")
             scheduling_services.working_hours_remove(representative_id=rep.pk, hours_id=int(request.POST["remove"]),
                                                      now=now)
         elif "hours-weekday" in request.POST:
@@ -108,7 +110,7 @@ def call_page(request, booking_id):
     case = Case.objects.select_related("freelancer").get(pk=booking.case_ref)
     call = CallRecord.objects.select_related("checklist").filter(booking_id=booking.id).first()
     now = timezone.now()
-    no_show_from = booking.starts_at + timedelta(minutes=case.policy.get("freelancer_no_show_wait_minutes", 2))
+    no_show_from = calls.no_show_allowed_from(case=case, booking=booking)
     return render(request, "verification/console/call.html", {
         "booking": booking, "case": case, "call": call, "join_url": join_url(booking), "phone": phone_route(booking),
         "presence_code": presence_code(booking),

@@ -4,7 +4,6 @@ The token is the case id and a per-case nonce, signed with SECRET_KEY. Revoking 
 which invalidates every token issued before.
 """
 
-import secrets
 import uuid
 from datetime import datetime, timedelta
 
@@ -28,10 +27,6 @@ class LinkExpired(DomainError):
     status_code = 401
     code = "link_expired"
     detail = "This link has expired because the case ended. Ask support if you need to see it again."
-
-
-def new_link_nonce() -> str:
-    return secrets.token_urlsafe(16)
 
 
 def freelancer_token(case: Case) -> str:

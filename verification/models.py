@@ -157,8 +157,11 @@ class GracePolicy(models.Model):
 FINAL_STATUSES = (CaseStatus.VERIFIED, CaseStatus.NOT_VERIFIED, CaseStatus.WITHDRAWN)
 
 
-def _new_link_nonce() -> str:
+def new_link_nonce() -> str:
     return secrets.token_urlsafe(16)
+
+
+_new_link_nonce = new_link_nonce  # referenced by migration 0001
 
 
 class Case(models.Model):
@@ -180,7 +183,7 @@ class Case(models.Model):
     )
     frozen_at = models.DateTimeField(null=True, blank=True)
     standing_restored_at = models.DateTimeField(null=True, blank=True)
-    link_nonce = models.CharField(max_length=32, default=_new_link_nonce, editable=False)
+    link_nonce = models.CharField(max_length=32, default=new_link_nonce, editable=False)
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

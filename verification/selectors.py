@@ -100,3 +100,16 @@ def case_availability(
 
 def case_reschedules_left(case: Case) -> int:
     return max(0, case.policy.get("max_reschedules", 3) - case.reschedule_count)
+
+
+def case_extension_refusal(case: Case, *, now: datetime) -> str | None:
+    """Why the freelancer's one self-service extension cannot be granted now; None if it can."""
+    from verification.models import CaseRequest, RequestKind
+
+    if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not case.policy.get("self_extension_days", 3):
+        return "This case cannot be extended."
+    if case.deadline_at is None or case.deadline_at <= now:
+        return "The deadline has passed; extensions must be asked for before it."
+    if CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists():
+        return "You have already used your one extension."
+    return None

@@ -21,7 +21,6 @@ from verification.errors import (
     RequestNotAllowed,
     RescheduleNotAllowed,
 )
-from verification.links import new_link_nonce
 from verification.models import (
     FINAL_STATUSES,
     AuditEvent,
@@ -32,6 +31,7 @@ from verification.models import (
     GracePolicy,
     RequestKind,
     RequestStatus,
+    new_link_nonce,
 )
 from verification.selectors import case_summary, iso
 
@@ -283,6 +283,15 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
     return booking
 
 
+def case_booking_choose(*, case_id, starts_at: datetime, language: str = "", phone: bool = False, actor: str,
+                        now: datetime) -> tuple[Booking, bool]:
+    """The freelancer picked a time: book it, or move the booked call there. Returns (booking, moved)."""
+    if booking_active_for(case_ref=case_id) is not None:
+        return case_booking_reschedule(case_id=case_id, starts_at=starts_at, actor=actor, now=now), True
+    return case_booking_create(case_id=case_id, starts_at=starts_at, language=language, phone=phone, actor=actor,
+                               now=now), False
+
+
 @transaction.atomic
 def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
     case = _lock(case_id)
@@ -397,13 +406,10 @@ def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, i
 def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
     """The freelancer's one self-service extension, granted at once per the policy."""
     case = _lock(case_id)
+    refusal = selectors.case_extension_refusal(case, now=now)
+    if refusal:
+        raise ExtensionNotAllowed(refusal)
     days = case.policy.get("self_extension_days", 3)
-    if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not days:
-        raise ExtensionNotAllowed("This case cannot be extended.")
-    if case.deadline_at is None or case.deadline_at <= now:
-        raise ExtensionNotAllowed("The deadline has passed; extensions must be asked for before it.")
-    if CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists():
-        raise ExtensionNotAllowed("You have already used your one extension.")
     CaseRequest.objects.create(case=case, kind=RequestKind.EXTENSION, status=RequestStatus.GRANTED,
                                created_by=actor, created_at=now, resolved_by="system", resolved_at=now,
                                resolution=f"Granted automatically: {days} days.")
@@ -493,7 +499,7 @@ def case_verify(*, case_id, actor: str, reason: str, now: datetime) -> Case:
 def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """Admin: every link issued so far stops working; a new one is mailed to the freelancer."""
     case = _lock(case_id)
-    case.link_nonce = new_link_nonce()
+    case.link_nonce = new_link_nonce()  # every earlier token stops matching
     case.updated_at = now
     case.save(update_fields=["link_nonce", "updated_at"])
     audit_record(case=case, actor=actor, action="link_revoked", now=now, reason=reason)

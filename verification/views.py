@@ -20,7 +20,7 @@ from scheduling.ics import booking_invite, call_is_on, invite_method, join_url, 
 from scheduling.selectors import booking_active_for, booking_latest_for, languages_offered
 from verification import calls, freeze, selectors, services
 from verification.links import LinkExpired, LinkInvalid, case_from_token
-from verification.models import AccommodationNeed, CaseRequest, CaseStatus, RequestKind, RequestStatus, Review
+from verification.models import AccommodationNeed, CaseRequest, RequestKind, RequestStatus, Review
 from verify_site.errors import DomainError
 
 # Canonical place names for the zone picker (no aliases such as US/... or Etc/GMT+3).
@@ -62,9 +62,7 @@ def _base_context(case, token: str) -> dict:
         "pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING),
         "accommodation_pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING,
                                                             kind=RequestKind.ACCOMMODATION).exists(),
-        "extension_available": bool(case.policy.get("self_extension_days", 3)) and case.deadline_at is not None
-        and case.deadline_at > now and case.status in (CaseStatus.OPEN, CaseStatus.SCHEDULED)
-        and not CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists(),
+        "extension_available": selectors.case_extension_refusal(case, now=now) is None,
         "self_extension_days": case.policy.get("self_extension_days", 3),
         "refusal": Review.objects.filter(case=case, decision="NOT_VERIFIED").order_by("-decided_at").first(),
         "review_by": local_time(now + timedelta(days=case.policy.get("review_days", 5)), zone),
@@ -93,17 +91,12 @@ def book_page(request, case, token):
     if request.method == "POST":
         form = BookForm(request.POST)
         if form.is_valid():
-            service = services.case_booking_reschedule if booking_active_for(case_ref=case.id) else None
             try:
-                if service:
-                    service(case_id=case.id, starts_at=form.cleaned_data["starts_at"], actor="freelancer",
-                            now=timezone.now())
-                    messages.success(request, _("Your call was moved. The updated invite is on its way."))
-                else:
-                    services.case_booking_create(case_id=case.id, starts_at=form.cleaned_data["starts_at"],
-                                                 language=language, phone=phone, actor="freelancer",
-                                                 now=timezone.now())
-                    messages.success(request, _("Your call is booked. A confirmation with the invite is on its way."))
+                moved = services.case_booking_choose(case_id=case.id, starts_at=form.cleaned_data["starts_at"],
+                                                     language=language, phone=phone, actor="freelancer",
+                                                     now=timezone.now())[1]
+                messages.success(request, _("Your call was moved. The updated invite is on its way.") if moved else
+                                 _("Your call is booked. A confirmation with the invite is on its way."))
                 return redirect("freelancer-case", token=token)
             except DomainError as problem:
                 error = problem.detail

@@ -1,7 +1,7 @@
 """The freelancer's journey in a real browser, from the notice email to a booked call and back."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from notifications.services import outbox_claim_due, outbox_send_batch
 from scheduling.models import Booking, BookingStatus
+from scheduling.selectors import availability_list
 from tests.browser.conftest import assert_accessible, assert_fits_the_phone, screenshot
 from tests.factories import CaseFactory
 from tests.notifications.processes import smtp_sink
@@ -72,14 +73,19 @@ def test_from_the_notice_email_to_a_booked_call_and_back(live, page, api_key, se
     assert_accessible(page)
     assert_fits_the_phone(page)
     screenshot(page, "book")
+    loaded = timezone.now()
     earliest = page.locator("input[name=starts_at]").first
     chosen = earliest.get_attribute("value")
+    offered = page.locator("input[name=starts_at]").evaluate_all("inputs => inputs.map(i => i.value)")
+    assert chosen == min(offered)  # earliest first
+    # and nothing free before it that the page should have shown (its window began by loaded + 1 h)
+    chosen_at = datetime.fromisoformat(chosen.replace("Z", "+00:00"))
+    assert availability_list(start=loaded + timedelta(hours=1), end=chosen_at) == []
     earliest.check()
     page.get_by_role("button", name="Book this time").click()
     assert "Your call is booked" in page.inner_text("main")
     booking = Booking.objects.get(case_ref=case_id, status=BookingStatus.ACTIVE)
     assert booking.starts_at.isoformat().replace("+00:00", "Z") == chosen
-    assert booking.starts_at == min(b for b in [booking.starts_at])  # the earliest offered
     assert_accessible(page)
     screenshot(page, "booked")
 

@@ -117,3 +117,19 @@ def test_staff_without_calls_of_their_own_start_at_the_review_queue(now, frozen_
     RepresentativeFactory()
     response = as_user(UserFactory(username="staff-only")).get("/console/")
     assert response.status_code == 302 and response["Location"] == "/console/reviews/"
+
+
+def test_garbage_on_the_console_forms_is_refused_and_changes_nothing(world):
+    owner = as_user(world["owner"])
+    before = WorkingHours.objects.count()
+    for data in ({"remove": "'; drop table"}, {"hours-weekday": "9", "hours-starts": "x"}, {"off-starts": "soon"}):
+        response = owner.post("/console/hours/", data, follow=True)
+        assert response.status_code == 200 and b"error" in response.content
+    assert WorkingHours.objects.count() == before
+    booking = world["booking"]
+    owner.post(f"/console/calls/{booking.id}/action/", {"start": "1"})
+    page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "ALT_PATH", "need": "teleport"}, follow=True)
+    assert "Pick which other route" in page.content.decode()
+    assert calls.CallRecord.objects.get(booking_id=booking.id).outcome == ""
+    page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "MADE_UP"}, follow=True)
+    assert "Only a reviewer" in page.content.decode()
