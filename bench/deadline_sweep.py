@@ -43,9 +43,9 @@ def main() -> None:
             cursor.execute("""
                 INSERT INTO verification_case (id, freelancer_id, reason_code, public_reason, profile_claims,
                     standing_snapshot, status, policy, notice_sent_at, deadline_at, link_nonce, created_by,
-                    created_at, updated_at, reschedule_count)
+                    created_at, updated_at, reschedule_count, freelancer_no_shows)
                 SELECT gen_random_uuid(), f.id, 'profile_details', 'bench', '[]', '{}', 'OPEN', %(policy)s::jsonb,
-                       d - interval '7 days', d, md5(f.id::text), 'bench', %(now)s, %(now)s, 0
+                       d - interval '7 days', d, md5(f.id::text), 'bench', %(now)s, %(now)s, 0, 0
                 FROM (SELECT id, CASE WHEN row_number() OVER (ORDER BY id) <= %(due)s
                                       THEN %(now)s::timestamptz - interval '1 hour'
                                       ELSE %(now)s::timestamptz + (1 + random() * 6) * interval '1 day' END AS d
