@@ -11,7 +11,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -83,22 +83,42 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
 
 
+# The send step's two statements, hand-written: they run once per message, and building them with
+# the ORM was most of a send's cost (bench/outbox_dispatch.py).
+_LOCK_CLAIMED = "SELECT * FROM notifications_outboxmessage WHERE id = %s AND status = %s"
+_OUTCOME = ("status", "attempts", "due_at", "sent_at", "lease_until", "skip_reason", "last_error", "updated_at")
+_RECORD_OUTCOME = (
+    "UPDATE notifications_outboxmessage SET status = %s, attempts = %s, due_at = %s, sent_at = %s,"
+    " lease_until = %s, skip_reason = %s, last_error = %s, updated_at = %s WHERE id = %s"
+)
+
+
+def _lock_claimed(message_id: int) -> OutboxMessage | None:
+    """The claimed row, locked until this transaction ends; None if it is no longer claimed (sent,
+    skipped) or another worker holds it right now (SKIP LOCKED)."""
+    sql = _LOCK_CLAIMED + (" FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "")
+    return next(iter(OutboxMessage.objects.raw(sql, [message_id, MessageStatus.SENDING])), None)
+
+
+def _record_outcome(message: OutboxMessage) -> None:
+    fields = [OutboxMessage._meta.get_field(name) for name in _OUTCOME]
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_OUTCOME, [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
+                       + [message.pk])
+
+
 @transaction.atomic
-def message_send(*, message_id: int, now: datetime, connection=None) -> str:
+def message_send(*, message_id: int, now: datetime, mail_connection=None) -> str:
     """Send one claimed message. Returns what happened: sent, skipped, retry, failed or not_mine."""
-    message = (
-        OutboxMessage.objects.select_for_update(skip_locked=True)
-        .filter(pk=message_id, status=MessageStatus.SENDING)
-        .first()
-    )
+    message = _lock_claimed(message_id)
     if message is None:
         return "not_mine"  # already sent or skipped, or another worker holds it right now
     kind = kind_for(message)
     reason = kind.still_holds(message, now) if kind.still_holds else None
+    message.lease_until, message.updated_at = None, now
     if reason:
-        message.status, message.skip_reason, message.lease_until, message.updated_at = (
-            MessageStatus.SKIPPED, reason, None, now)
-        message.save(update_fields=["status", "skip_reason", "lease_until", "updated_at"])
+        message.status, message.skip_reason = MessageStatus.SKIPPED, reason
+        _record_outcome(message)
         return "skipped"
     message.attempts += 1
     try:
@@ -106,20 +126,19 @@ def message_send(*, message_id: int, now: datetime, connection=None) -> str:
             webhook_deliver(message, now=now)
         else:
             email = render_email(message, now=now)
-            email.connection = connection
+            email.connection = mail_connection
             email.send()
     except Exception as error:  # noqa: BLE001 - any failure to deliver is recorded on the row
         logger.warning("outbox message %s attempt %s failed: %s", message.pk, message.attempts, error)
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
-        message.lease_until, message.updated_at = None, now
         if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
             message.status = MessageStatus.FAILED
         else:
             message.status, message.due_at = MessageStatus.PENDING, now + _backoff(message.attempts)
-        message.save(update_fields=["attempts", "last_error", "lease_until", "status", "due_at", "updated_at"])
+        _record_outcome(message)
         return "failed" if message.status == MessageStatus.FAILED else "retry"
-    message.status, message.sent_at, message.lease_until, message.updated_at = MessageStatus.SENT, now, None, now
-    message.save(update_fields=["attempts", "status", "sent_at", "lease_until", "updated_at"])
+    message.status, message.sent_at = MessageStatus.SENT, now
+    _record_outcome(message)
     for hook in kind.after_sent:
         hook(message, now)
     return "sent"
@@ -128,9 +147,9 @@ def message_send(*, message_id: int, now: datetime, connection=None) -> str:
 def outbox_send_batch(*, message_ids: list[int]) -> dict[str, int]:
     """Send claimed messages over one SMTP connection."""
     outcomes: dict[str, int] = {}
-    with get_connection() as connection:
+    with get_connection() as mail_connection:
         for message_id in message_ids:
-            outcome = message_send(message_id=message_id, now=timezone.now(), connection=connection)
+            outcome = message_send(message_id=message_id, now=timezone.now(), mail_connection=mail_connection)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 
