@@ -10,11 +10,11 @@ import pytest
 import redis
 from django.conf import settings
 from django.core import mail
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from notifications.models import MessageStatus, OutboxMessage
-from notifications.services import outbox_claim_due, outbox_send_batch
+from notifications.services import message_send, outbox_claim_due, outbox_send_batch
 from tests.factories import CaseFactory
 from tests.notifications.processes import RedisServer, app_env, beat, smtp_sink, worker
 from tests.scheduling.conftest import client_for, make_reps
@@ -142,3 +142,35 @@ def test_two_sweeps_racing_and_a_redelivered_task_send_each_message_once(setting
     for ids in (claims[0], claims[1], claims[0] + claims[1]):  # the last one: every task redelivered
         outbox_send_batch(message_ids=ids)
     assert len(mail.outbox) == 40 and len({m.to[0] for m in mail.outbox}) == 40
+
+
+def test_a_message_another_worker_is_sending_is_left_to_it(settings):
+    """The same chunk delivered to two workers at once: the one that does not hold the row's lock
+    sends nothing and leaves the row to the one that does."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    now = timezone.now()
+    notices.notice(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
+    [message_id] = outbox_claim_due(now=now, limit=10)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:  # holds the row as a sending worker does, then gives up without sending
+        with transaction.atomic():
+            OutboxMessage.objects.select_for_update().get(pk=message_id)
+            locked.set()
+            release.wait(30)
+        connections.close_all()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(30)
+        mail.outbox = []
+        assert message_send(message_id=message_id, now=now) == "not_mine"
+        assert mail.outbox == []
+        assert OutboxMessage.objects.get(pk=message_id).status == MessageStatus.SENDING
+    finally:
+        release.set()
+        thread.join()
+    assert message_send(message_id=message_id, now=now) == "sent"
+    assert len(mail.outbox) == 1
+    assert OutboxMessage.objects.get(pk=message_id).status == MessageStatus.SENT
