@@ -201,3 +201,14 @@ def test_the_file_system_broker_keeps_all_its_folders_under_var():
     assert result.returncode == 0, result.stderr
     for folder in ("control_folder", "data_folder_in", "data_folder_out", "processed_folder"):
         assert f"('{folder}', '{ROOT / 'var'}/" in result.stdout, folder
+
+
+def test_every_beat_entry_runs_a_registered_task():
+    from django.conf import settings
+
+    from verify_site.celery import app
+
+    app.loader.import_default_modules()
+    names = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert "verification.tasks.idempotency_keys_prune" in names
+    assert [name for name in names if name not in app.tasks] == []

@@ -2,12 +2,14 @@
 
 The record is inserted before the work, inside the same transaction, so a concurrent retry with
 the same key waits on the unique index and then replays the committed response. A request that
-fails writes nothing, the record included, so it can simply be retried.
+fails writes nothing, the record included, so it can simply be retried. Keys are remembered for
+`KEEP`; a daily task forgets older ones.
 """
 
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,6 +19,7 @@ from verification.models import IdempotencyRecord
 from verify_site.errors import Conflict, DomainError
 
 HEADER = "Idempotency-Key"
+KEEP = timedelta(days=7)
 
 
 class IdempotencyKeyInvalid(DomainError):
@@ -70,3 +73,9 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
             raise
         return _replay(first, fingerprint)
     return response
+
+
+def idempotency_records_prune(*, now: datetime) -> int:
+    """Forget keys older than `KEEP`: a retry comes within minutes, not weeks."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=now - KEEP).delete()
+    return deleted

@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from verification import calls, services
+from verification.idempotency import idempotency_records_prune
 
 
 @shared_task
@@ -21,3 +22,9 @@ def cases_deadline_sweep() -> dict[str, int]:
 def bookings_rep_no_show_detect() -> int:
     """Calls never started by their end plus the policy margin: our fault, made good at once."""
     return calls.bookings_rep_no_show_detect(now=timezone.now())
+
+
+@shared_task
+def idempotency_keys_prune() -> int:
+    """Daily: Idempotency-Keys older than a week are forgotten."""
+    return idempotency_records_prune(now=timezone.now())

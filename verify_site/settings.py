@@ -204,6 +204,7 @@ CELERY_BEAT_SCHEDULE = {
     "deadline-sweep": {"task": "verification.tasks.cases_deadline_sweep", "schedule": 60},
     "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
+    "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
 }
 
 # --- API ------------------------------------------------------------------------------------

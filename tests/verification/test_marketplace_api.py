@@ -11,7 +11,8 @@ from rest_framework_api_key.models import APIKey
 
 from tests.conftest import send_due
 from verification.links import case_from_token
-from verification.models import AuditEvent, Case, CaseStatus, Freelancer, GracePolicy, ReasonCode
+from verification.models import AuditEvent, Case, CaseStatus, Freelancer, GracePolicy, IdempotencyRecord, ReasonCode
+from verification.tasks import idempotency_keys_prune
 
 pytestmark = pytest.mark.django_db
 
@@ -198,6 +199,17 @@ def test_idempotency_keys_are_per_client(marketplace, db):
     second = other.post("/api/v1/cases", body, format="json", HTTP_IDEMPOTENCY_KEY="same")
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] != second.json()["id"]
+
+
+def test_keys_are_forgotten_after_a_week(marketplace, now):
+    with time_machine.travel(now - timedelta(days=8), tick=False):
+        old = marketplace.post("/api/v1/cases", flag_body(), format="json", HTTP_IDEMPOTENCY_KEY="old").json()
+    marketplace.post(f"/api/v1/cases/{old['id']}/withdraw", {}, format="json", HTTP_IDEMPOTENCY_KEY="recent")
+    assert idempotency_keys_prune() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+    again = marketplace.post("/api/v1/cases", flag_body(), format="json", HTTP_IDEMPOTENCY_KEY="old")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers  # a new request now
+    assert again.json()["id"] != old["id"]
 
 
 def test_withdraw_replay_returns_first_answer_not_a_409(marketplace):
