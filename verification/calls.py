@@ -27,7 +27,14 @@ from verification.models import (
     ReviewKind,
 )
 from verification.protected_terms import protected_terms_in
-from verification.services import _extend, _lock, audit_record, case_request_create, case_transition, case_verify
+from verification.services import (
+    audit_record,
+    case_deadline_extend,
+    case_lock,
+    case_request_create,
+    case_transition,
+    case_verify,
+)
 
 REVIEWERS_GROUP = "Reviewers"
 
@@ -116,7 +123,7 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
         raise CallNotAllowed("The outcome of this call is already recorded.")
     if outcome not in ON_A_CALL:
         raise CallNotAllowed("Only a reviewer can decide that a profile is not verified.")
-    case = _lock(call.case_id)
+    case = case_lock(call.case_id)
     policy = case.policy
     if outcome == Outcome.FREELANCER_NO_SHOW:
         allowed_from = no_show_allowed_from(case=case, booking=Booking.objects.get(pk=call.booking_id))
@@ -153,8 +160,8 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
                         reason=note, now=now)
         case.refresh_from_db()
         if outcome == Outcome.RETRY_TECHNICAL:
-            _extend(case, hours=policy.get("technical_retry_extension_hours", 48), actor=actor, now=now,
-                    reason="A technical problem on the call: please book again. This is not a failure.")
+            case_deadline_extend(case, hours=policy.get("technical_retry_extension_hours", 48), actor=actor, now=now,
+                                 reason="A technical problem on the call: please book again. This is not a failure.")
         elif outcome == Outcome.FREELANCER_NO_SHOW:
             case.freelancer_no_shows += 1
             case.save(update_fields=["freelancer_no_shows"])
@@ -176,7 +183,7 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
     booking = Booking.objects.select_for_update().filter(pk=booking_id, status=BookingStatus.ACTIVE).first()
     if booking is None or CallRecord.objects.filter(booking_id=booking_id, started_at__isnull=False).exists():
         return False
-    case = _lock(booking.case_ref)
+    case = case_lock(booking.case_ref)
     if now < booking.ends_at + timedelta(minutes=case.policy.get("rep_no_show_margin_minutes", 5)):
         return False
     booking_finish(booking_id=booking.pk, reason="rep_no_show", now=now)
@@ -188,8 +195,8 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
         case.refresh_from_db()
     case.priority_until = now + timedelta(hours=24)
     case.save(update_fields=["priority_until"])
-    _extend(case, hours=case.policy.get("rep_no_show_extension_hours", 72), actor="system", now=now,
-            reason="We are sorry: our representative missed your call. Please book again.")
+    case_deadline_extend(case, hours=case.policy.get("rep_no_show_extension_hours", 72), actor="system", now=now,
+                         reason="We are sorry: our representative missed your call. Please book again.")
     notices.message(case, kind="rep_no_show", now=now)
     return True
 
@@ -203,7 +210,7 @@ def bookings_rep_no_show_detect(*, now: datetime) -> int:
 @transaction.atomic
 def case_appeal(*, case_id, statement: str, actor: str, now: datetime) -> Review:
     """After NOT_VERIFIED: the freelancer appeals; a reviewer not involved before decides."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if case.status != CaseStatus.NOT_VERIFIED:
         raise RequestNotAllowed("Only a case that was not verified can be appealed.")
     previous = set(Review.objects.filter(case=case).exclude(assigned_to=None).values_list("assigned_to", flat=True))

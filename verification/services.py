@@ -72,7 +72,8 @@ def policy_for(*, reason_code: str) -> GracePolicy:
     )
 
 
-def _lock(case_id) -> Case:
+def case_lock(case_id) -> Case:
+    """The case, locked until the caller's transaction ends: every write to a case starts here."""
     try:
         return Case.objects.select_for_update().select_related("freelancer").get(pk=case_id)
     except Case.DoesNotExist:
@@ -144,7 +145,7 @@ def case_flag(
 @transaction.atomic
 def case_notice_sent(*, case_id, now: datetime) -> Case:
     """The notice left: the grace period starts now (never at flag time), warnings are scheduled."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if case.notice_sent_at is not None or case.is_final:
         return case
     case.notice_sent_at = now
@@ -169,7 +170,7 @@ def case_transition(
     after: dict[str, Any] | None = None,
 ) -> Case:
     """The one place a case's status changes: lock, check the table, save, audit."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if not transitions.is_allowed(case.status, to_status):
         raise IllegalTransition(
             f"A case that is {case.get_status_display().lower()} cannot become "
@@ -233,7 +234,7 @@ def case_booking_create(
     *, case_id, starts_at: datetime, language: str = "", phone: bool = False, actor: str, now: datetime
 ) -> Booking:
     """The freelancer books a time; the least-loaded free representative at that time is assigned."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if case.status not in selectors.BOOKABLE_STATUSES:
         if case.status == CaseStatus.SCHEDULED:
             raise AlreadyBooked()
@@ -248,13 +249,13 @@ def case_booking_create(
         after={"booking_id": str(booking.id), "starts_at": iso(booking.starts_at)},
     )
     notices.booking_made(case, booking, kind="booking_confirmed", now=now)
-    notices.webhook(_lock(case.id), event="case.scheduled", now=now, data={"starts_at": iso(booking.starts_at)})
+    notices.webhook(case_lock(case.id), event="case.scheduled", now=now, data={"starts_at": iso(booking.starts_at)})
     return booking
 
 
 @transaction.atomic
 def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: datetime) -> Booking:
-    case = _lock(case_id)
+    case = case_lock(case_id)
     current = booking_active_for(case_ref=case.id)
     if current is None:
         raise BookingNotFound()
@@ -294,7 +295,7 @@ def case_booking_choose(*, case_id, starts_at: datetime, language: str = "", pho
 
 @transaction.atomic
 def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
-    case = _lock(case_id)
+    case = case_lock(case_id)
     current = booking_active_for(case_ref=case.id)
     if current is None:
         raise BookingNotFound()
@@ -317,7 +318,7 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
     booking = Booking.objects.select_for_update().get(pk=booking_id)
     if booking.displacement_handled_at is not None:
         return
-    case = _lock(booking.case_ref)
+    case = case_lock(booking.case_ref)
     if booking.displacement == Displacement.MOVED:
         audit_record(case=case, actor="system", action="booking_moved", now=now,
                      reason="The representative became unavailable; another one takes the call at the same time.",
@@ -330,8 +331,8 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
                             now=now, after={"booking_id": str(booking.id)})
             case.refresh_from_db()
         if not case.is_final and case.deadline_at:
-            _extend(case, hours=case.policy.get("our_fault_extension_hours", 72), actor="system",
-                    reason="We cancelled the booked call (no representative free at that time).", now=now)
+            case_deadline_extend(case, hours=case.policy.get("our_fault_extension_hours", 72), actor="system",
+                                 reason="We cancelled the booked call (no representative free at that time).", now=now)
         notices.booking_cancelled(case, booking, by_us=True, now=now)
     scheduling_services.booking_displacement_handled(booking_id=booking.id, now=now)
 
@@ -346,7 +347,9 @@ def bookings_displaced_handle(*, now: datetime) -> int:
 
 # --- deadline, freeze, extensions, requests ---------------------------------------------------
 
-def _extend(case: Case, *, hours: int, actor: str, reason: str, now: datetime, guard: str = "") -> Case:
+def case_deadline_extend(
+    case: Case, *, hours: int, actor: str, reason: str, now: datetime, guard: str = "",
+) -> Case:
     """Move the deadline later (from the later of the deadline and now), audit, tell the freelancer
     and the marketplace, and re-plan the warnings. The case row must be locked by the caller."""
     before = case.deadline_at
@@ -364,14 +367,14 @@ def _extend(case: Case, *, hours: int, actor: str, reason: str, now: datetime, g
 @transaction.atomic
 def case_deadline_check(*, case_id, now: datetime) -> str:
     """At the deadline: freeze if every guard holds, otherwise extend and record which guard failed."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if case.status != CaseStatus.OPEN or case.deadline_at is None or case.deadline_at > now:
         return "skipped"
     failures = freeze.freeze_guard_failures(case)
     if failures:
         reason = "; ".join(f.why for f in failures)
-        _extend(case, hours=case.policy.get("guard_extension_hours", 48), actor="system",
-                reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
+        case_deadline_extend(case, hours=case.policy.get("guard_extension_hours", 48), actor="system",
+                             reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
         return "extended"
     case_transition(case_id=case.id, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
                     reason="The deadline passed with every freeze guard holding.", now=now)
@@ -405,7 +408,7 @@ def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, i
 @transaction.atomic
 def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
     """The freelancer's one self-service extension, granted at once per the policy."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     refusal = selectors.case_extension_refusal(case, now=now)
     if refusal:
         raise ExtensionNotAllowed(refusal)
@@ -413,14 +416,15 @@ def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
     CaseRequest.objects.create(case=case, kind=RequestKind.EXTENSION, status=RequestStatus.GRANTED,
                                created_by=actor, created_at=now, resolved_by="system", resolved_at=now,
                                resolution=f"Granted automatically: {days} days.")
-    return _extend(case, hours=24 * days, actor=actor, reason=f"Self-service extension of {days} days.", now=now)
+    return case_deadline_extend(case, hours=24 * days, actor=actor, reason=f"Self-service extension of {days} days.",
+                                now=now)
 
 
 @transaction.atomic
 def case_request_create(*, case_id, kind: str, actor: str, now: datetime, need: str = "", note: str = ""
                         ) -> CaseRequest:
     """An accommodation request or admin hold: pauses the freeze until resolved."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if case.is_final:
         raise RequestNotAllowed("This case has ended.")
     if CaseRequest.objects.filter(case=case, kind=kind, status=RequestStatus.PENDING).exists():
@@ -437,7 +441,7 @@ def case_request_resolve(*, request_id: int, status: str, actor: str, reason: st
     request = CaseRequest.objects.select_for_update().get(pk=request_id)
     if request.status != RequestStatus.PENDING:
         raise RequestNotAllowed("This request was already resolved.")
-    case = _lock(request.case_id)
+    case = case_lock(request.case_id)
     request.status, request.resolved_by, request.resolved_at, request.resolution = status, actor, now, reason
     request.save(update_fields=["status", "resolved_by", "resolved_at", "resolution"])
     audit_record(case=case, actor=actor, action=f"{request.kind.lower()}_{status.lower()}", now=now, reason=reason,
@@ -460,11 +464,11 @@ def case_hold_release(*, case_id, actor: str, reason: str, now: datetime) -> Non
 @transaction.atomic
 def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int | None = None) -> Case:
     """Admin: extend by `hours`, or by the policy's guard extension."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     if case.is_final:
         raise ExtensionNotAllowed("This case has ended.")
-    return _extend(case, hours=hours or case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason,
-                   now=now)
+    return case_deadline_extend(case, hours=hours or case.policy.get("guard_extension_hours", 48), actor=actor,
+                                reason=reason, now=now)
 
 
 @transaction.atomic
@@ -474,7 +478,8 @@ def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
                            reason=reason, now=now)
     case.frozen_at = None
     case.save(update_fields=["frozen_at"])
-    case = _extend(case, hours=case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason, now=now)
+    case = case_deadline_extend(case, hours=case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason,
+                                now=now)
     notices.webhook(case, event="case.unfrozen", now=now, data={"reason": reason})
     return case
 
@@ -498,7 +503,7 @@ def case_verify(*, case_id, actor: str, reason: str, now: datetime) -> Case:
 @transaction.atomic
 def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """Admin: every link issued so far stops working; a new one is mailed to the freelancer."""
-    case = _lock(case_id)
+    case = case_lock(case_id)
     case.link_nonce = new_link_nonce()  # every earlier token stops matching
     case.updated_at = now
     case.save(update_fields=["link_nonce", "updated_at"])
