@@ -104,8 +104,13 @@ def test_from_the_notice_email_to_a_booked_call_and_back(live, page, api_key, se
     booking.refresh_from_db()
     assert booking.sequence == 1 and booking.starts_at.isoformat().replace("+00:00", "Z") != chosen
 
-    # cancel
-    page.get_by_role("button", name="Cancel the call").click()
+    # cancel: asked once more first
+    page.locator("summary", has_text="Cancel the call").click()
+    assert "You will need to book a new time before your deadline" in page.inner_text("main")
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.ACTIVE
+    screenshot(page, "cancel-confirm")
+    page.get_by_role("button", name="Yes, cancel the call").click()
     assert "Your call is cancelled" in page.inner_text("main")
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
