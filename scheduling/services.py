@@ -374,6 +374,15 @@ def time_off_add(*, representative_id: int, starts_at: datetime, ends_at: dateti
 
 
 @transaction.atomic
+def time_off_remove(*, representative_id: int, time_off_id: int, now: datetime) -> SyncResult:
+    """Back at work: the times the time off covered become bookable again."""
+    deleted, _ = TimeOff.objects.filter(pk=time_off_id, representative_id=representative_id).delete()
+    if not deleted:
+        raise HoursInvalid("That time off is not on your list.")
+    return representative_slots_sync(representative_id=representative_id, now=now)
+
+
+@transaction.atomic
 def booking_finish(*, booking_id, reason: str = "", now: datetime) -> bool:
     """The call took place (or was missed): the booking is DONE and keeps its slot as history.
     Returns False if it was not active."""

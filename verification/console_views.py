@@ -51,7 +51,10 @@ def today(request):
     upcoming = [r for r in rows if r["booking"].status == BookingStatus.ACTIVE and r["booking"].ends_at > now]
     return render(request, "verification/console/today.html", {
         "rep": rep, "rows": rows, "next": upcoming[0] if upcoming else None,
-        "hours": rep.working_hours.order_by("weekday", "starts"), "time_off": rep.time_off.filter(ends_at__gt=now),
+        "hours": rep.working_hours.order_by("weekday", "starts"),
+        "time_off": [{"pk": off.pk, "note": off.note, "label": f"{local_time(off.starts_at, rep.timezone)} – "
+                                                              f"{local_time(off.ends_at, rep.timezone)}"}
+                     for off in rep.time_off.filter(ends_at__gt=now).order_by("starts_at")],
         "hours_form": HoursForm(prefix="hours"), "time_off_form": TimeOffForm(prefix="off"),
         "reviews": Review.objects.filter(assigned_to=request.user, decided_at__isnull=True).count(),
     })
@@ -84,6 +87,11 @@ def hours_change(request):
                 raise scheduling_services.HoursInvalid("Pick the hours to remove from the list.")
             scheduling_services.working_hours_remove(representative_id=rep.pk, hours_id=int(request.POST["remove"]),
                                                      now=now)
+        elif "remove_off" in request.POST:
+            if not request.POST["remove_off"].isdigit():
+                raise scheduling_services.HoursInvalid("Pick the time off to remove from the list.")
+            scheduling_services.time_off_remove(representative_id=rep.pk, time_off_id=int(request.POST["remove_off"]),
+                                                now=now)
         elif "hours-weekday" in request.POST:
             form = HoursForm(request.POST, prefix="hours")
             if not form.is_valid():

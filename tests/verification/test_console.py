@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from scheduling.models import Booking, WorkingHours
+from scheduling.models import Booking, Slot, TimeOff, WorkingHours
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification import calls
@@ -108,9 +108,27 @@ def test_editing_hours_from_the_console_regenerates_slots(world, now):
     before = WorkingHours.objects.filter(representative__user=world["owner"]).count()
     owner.post("/console/hours/", {"hours-weekday": "5", "hours-starts": "09:00", "hours-ends": "10:00"})
     assert WorkingHours.objects.filter(representative__user=world["owner"]).count() == before + 1
-    from scheduling.models import Slot
-
     assert Slot.objects.filter(representative__user=world["owner"], starts_at__week_day=7).count() == 3 * 12
+
+
+def test_time_off_added_and_removed_from_the_console_takes_and_gives_back_bookable_times(world, now):
+    owner, other = as_user(world["owner"]), as_user(world["other"])
+    slots = Slot.objects.filter(representative__user=world["owner"])
+    before = slots.count()
+    page = owner.post("/console/hours/", {"off-starts": "2026-03-03T09:00", "off-ends": "2026-03-03T12:00",
+                                          "off-note": "dentist"}, follow=True).content.decode()
+    assert "Tuesday 3 March 2026, 09:00 (Europe/London, GMT)" in page and "(dentist)" in page
+    assert slots.count() < before
+    [off] = TimeOff.objects.filter(representative__user=world["owner"])
+
+    page = other.post("/console/hours/", {"remove_off": str(off.pk)}, follow=True).content.decode()
+    assert "not on your list" in page  # someone else's time off: refused, nothing changes
+    assert TimeOff.objects.filter(pk=off.pk).exists()
+
+    page = owner.post("/console/hours/", {"remove_off": str(off.pk)}, follow=True).content.decode()
+    assert "Your bookable times were updated" in page and "None planned." in page
+    assert not TimeOff.objects.filter(pk=off.pk).exists()
+    assert slots.count() == before
 
 
 def test_staff_without_calls_of_their_own_start_at_the_review_queue(now, frozen_clock):
@@ -122,7 +140,8 @@ def test_staff_without_calls_of_their_own_start_at_the_review_queue(now, frozen_
 def test_garbage_on_the_console_forms_is_refused_and_changes_nothing(world):
     owner = as_user(world["owner"])
     before = WorkingHours.objects.count()
-    for data in ({"remove": "'; drop table"}, {"hours-weekday": "9", "hours-starts": "x"}, {"off-starts": "soon"}):
+    for data in ({"remove": "'; drop table"}, {"hours-weekday": "9", "hours-starts": "x"}, {"off-starts": "soon"},
+                 {"remove_off": "x"}):
         response = owner.post("/console/hours/", data, follow=True)
         assert response.status_code == 200 and b"error" in response.content
     assert WorkingHours.objects.count() == before
