@@ -18,7 +18,15 @@ from scheduling import services as scheduling_services
 from scheduling.ics import join_url, phone_route, presence_code
 from scheduling.models import Booking, BookingStatus, Representative, Weekday
 from verification import calls
-from verification.models import ON_A_CALL, CallRecord, Case, NotVerifiedReason, Outcome, Review
+from verification.models import (
+    ON_A_CALL,
+    AccommodationNeed,
+    CallRecord,
+    Case,
+    NotVerifiedReason,
+    Outcome,
+    Review,
+)
 from verify_site.errors import DomainError
 
 
@@ -127,6 +135,7 @@ def call_page(request, booking_id):
         "no_show_allowed": now >= no_show_from, "no_show_from": local_time(no_show_from,
                                                                            booking.representative.timezone),
         "outcomes": [(outcome, Outcome(outcome).label) for outcome in ON_A_CALL],
+        "needs": AccommodationNeed.choices,
     })
 
 
@@ -145,7 +154,7 @@ def call_action(request, booking_id):
             if request.POST["outcome"]:
                 calls.call_outcome(booking_id=booking.id, user=user, outcome=request.POST["outcome"], now=now,
                                    note=request.POST.get("note", "").strip(),
-                                   need=request.POST.get("need") or "no_camera")
+                                   need=request.POST.get("need", ""))
                 messages.success(request, _("Outcome recorded. The case was updated."))
     except DomainError as problem:
         messages.error(request, problem.detail)

@@ -11,7 +11,7 @@ from scheduling.models import Booking, Slot, TimeOff, WorkingHours
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification import calls
-from verification.models import Review
+from verification.models import CaseRequest, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +149,19 @@ def test_garbage_on_the_console_forms_is_refused_and_changes_nothing(world):
     owner.post(f"/console/calls/{booking.id}/action/", {"start": "1"})
     page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "ALT_PATH", "need": "teleport"}, follow=True)
     assert "Pick which other route" in page.content.decode()
+    page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "ALT_PATH", "need": ""}, follow=True)
+    assert "Pick which other route" in page.content.decode()  # not guessed for them
     assert calls.CallRecord.objects.get(booking_id=booking.id).outcome == ""
     page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "MADE_UP"}, follow=True)
     assert "Only a reviewer" in page.content.decode()
+
+
+def test_another_route_records_the_need_the_representative_picked(world):
+    owner, booking = as_user(world["owner"]), world["booking"]
+    owner.post(f"/console/calls/{booking.id}/action/", {"start": "1"})
+    page = owner.get(f"/console/calls/{booking.id}/").content.decode()
+    assert '<option value="phone_only">' in page
+    owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "ALT_PATH", "need": "phone_only"})
+    assert calls.CallRecord.objects.get(booking_id=booking.id).outcome == "ALT_PATH"
+    request = CaseRequest.objects.get(case_id=booking.case_ref)
+    assert (request.kind, request.need, request.status) == ("ACCOMMODATION", "phone_only", "PENDING")
