@@ -122,7 +122,7 @@ def test_seed_demo_is_idempotent(capsys):
     assert User.objects.get(username="admin").is_superuser
     reps = Representative.objects.all()
     assert reps.count() == 3 and len({r.timezone for r in reps}) == 3
-    assert WorkingHours.objects.filter(representative__in=reps).count() == 3 * 6 * 2
+    assert WorkingHours.objects.filter(representative__in=reps).count() == 3 * 7 * 2  # every day
     assert Case.objects.filter(status=CaseStatus.OPEN).count() == 5
     assert GracePolicy.objects.filter(reason_code="default").exists()
     assert APIKey.objects.filter(name="demo-marketplace").count() == 1

@@ -71,7 +71,7 @@ class Command(BaseCommand):
                 )
                 WorkingHours.objects.bulk_create(
                     WorkingHours(representative=rep, weekday=day, starts=start, ends=end)
-                    for day in range(6)
+                    for day in range(7)  # every day, so a call can be booked and tried whatever the day
                     for start, end in [(time(8, 0), time(12, 0)), (time(13, 0), time(18, 0))]
                 )
         representatives_slots_sync_all(now=now)
