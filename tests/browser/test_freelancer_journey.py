@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 from icalendar import Calendar
+from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
 from notifications.services import outbox_claim_due, outbox_send_batch
@@ -62,7 +63,7 @@ def test_from_the_notice_email_to_a_booked_call_and_back(live, page, api_key, se
     for expected in ("This is a check, not a penalty", "America/Sao_Paulo", "submitting proposals works as normal",
                      "no camera needed", "Nothing about your appearance is recorded"):
         assert expected in body
-    assert re.search(r"\d+ days?, \d+ hours?", page.inner_text(".countdown"))  # the live countdown
+    expect(page.locator(".countdown")).to_have_text(re.compile(r"\d+ days?, \d+ hours?"))  # the live countdown
     assert_accessible(page)
     assert_fits_the_phone(page)
     screenshot(page, "case")
