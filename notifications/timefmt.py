@@ -1,12 +1,64 @@
-from datetime import datetime
+"""How a time is shown to a person: their wall clock in their zone.
+
+On the night clocks go back a wall-clock time happens twice (01:30 EDT, then 01:30 EST). Such a
+time carries a mark that tells the two apart; every other time is shown as it always was. One rule,
+`zone_mark`, decides both when a mark is needed and what it is, for the short label (`wall_clock`:
+the API's `local_time`, the time pickers) and the long form (`local_time`: emails and pages).
+"""
+
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+
+def _local(moment: datetime | str, zone_name: str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    zone = ZoneInfo(zone_name)  # cached by zoneinfo: the same object for the same name
+    return moment if moment.tzinfo is zone else moment.astimezone(zone)
+
+
+def utc_offset(offset: timedelta) -> str:
+    """`UTC+10:30`, `UTC+11`, `UTC-3`, `UTC+0`."""
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}:{rest:02d}" if rest else f"UTC{sign}{hours}"
+
+
+def zone_mark(local: datetime) -> str | None:
+    """What tells this wall-clock time apart from its twin on a fall-back night, or None when the
+    time happens only once in its zone (every time but the repeated hour).
+
+    The zone's abbreviation when it is letters and differs between the two (EDT / EST, BST / GMT);
+    otherwise the UTC offset (Lord Howe's `+11` / `+1030` become `UTC+11` / `UTC+10:30`; a zone
+    whose abbreviation is the same on both sides is told apart by its offset too).
+    """
+    twin = local.replace(fold=1 - local.fold)
+    if twin.utcoffset() == local.utcoffset():
+        return None
+    abbreviation = local.tzname() or ""
+    if abbreviation.isalpha() and abbreviation != twin.tzname():
+        return abbreviation
+    return utc_offset(local.utcoffset())
+
+
+def wall_clock(moment: datetime | str, zone_name: str) -> str:
+    """`18:30`; a repeated time on a fall-back night with its mark: `01:30 EDT` / `01:30 EST`,
+    `01:30 (UTC+11)` / `01:30 (UTC+10:30)`."""
+    local = _local(moment, zone_name)
+    clock = "%02d:%02d" % (local.hour, local.minute)  # noqa: UP031 (four times faster than strftime: availability lists thousands)
+    mark = zone_mark(local)
+    if mark is None:
+        return clock
+    return f"{clock} {mark}" if mark.isalpha() else f"{clock} ({mark})"
 
 
 def local_time(moment: datetime | str, zone_name: str) -> str:
     """`Tuesday 3 March 2026, 18:30 (Asia/Kolkata, IST)`: a person's wall clock with the zone
-    (`(UTC)` once, not `(UTC, UTC)`)."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    local = moment.astimezone(ZoneInfo(zone_name))
-    zone = zone_name if local.tzname() == zone_name else f"{zone_name}, {local.tzname()}"
+    (`(UTC)` once, not `(UTC, UTC)`). A repeated time on a fall-back night names its mark instead
+    of the abbreviation: `(America/New_York, EDT)` / `(America/New_York, EST)`,
+    `(Australia/Lord_Howe, UTC+11)` / `(Australia/Lord_Howe, UTC+10:30)`."""
+    local = _local(moment, zone_name)
+    name = zone_mark(local) or local.tzname()
+    zone = zone_name if name == zone_name else f"{zone_name}, {name}"
     return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({zone})"

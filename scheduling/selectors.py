@@ -1,6 +1,7 @@
+import random
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from scheduling.models import Booking, BookingStatus, Slot
 
@@ -25,14 +26,36 @@ def availability_list(*, start: datetime, end: datetime, language: str = "", pho
     )
 
 
-def next_free_times(*, after: datetime, language: str = "", phone: bool = False, limit: int = 5) -> list[datetime]:
-    return list(
+ALTERNATIVES_OFFERED = 5
+ALTERNATIVES_WINDOW = 24  # distinct free start times they are drawn from: two hours of 5-minute slots
+
+
+def free_time_alternatives(
+    *, after: datetime, language: str = "", phone: bool = False, count: int = ALTERNATIVES_OFFERED,
+    window: int = ALTERNATIVES_WINDOW, rng: random.Random | None = None,
+) -> list[datetime]:
+    """Free start times to offer someone whose time was just taken, earliest first.
+
+    Everyone who loses a race for one time asks at about the same moment; offering them all the
+    same next five sends them all to the same next time, where most lose again. So `count` times
+    are drawn without replacement from the next `window` distinct free start times after `after`
+    (never `after` itself), each weighted by how many representatives are free at it: a time that
+    can take twenty more calls is offered twenty times as often as one that can take one. One
+    query (free slots counted per start time, in time order, limited to the window). `rng` is for
+    tests; the default is the `random` module's generator, which is reseeded in each forked worker.
+    """
+    free = list(
         _free_slots(language=language, phone=phone)
         .filter(starts_at__gt=after)
+        .values("starts_at")
+        .annotate(free=Count("representative_id"))  # the partial index covers it: an index-only scan
         .order_by("starts_at")
-        .values_list("starts_at", flat=True)
-        .distinct()[:limit]
+        .values_list("starts_at", "free")[:window]
     )
+    uniform = (rng or random).random
+    # Efraimidis-Spirakis: the `count` largest keys u ** (1 / weight) are a weighted sample without replacement
+    drawn = sorted(free, key=lambda row: uniform() ** (1 / row[1]), reverse=True)[:count]
+    return sorted(starts_at for starts_at, _ in drawn)
 
 
 def slot_exists(*, starts_at: datetime) -> bool:

@@ -10,13 +10,20 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
-from scheduling.selectors import next_free_times
+from scheduling.selectors import free_time_alternatives
 from verify_site.errors import Conflict, NotFound
 
 
 class SlotTaken(Conflict):
+    """`next_free_times`: free times soon after the taken one, as aware datetimes (the API renders
+    them as UTC ISO 8601, pages in the person's zone)."""
+
     code = "slot_taken"
-    detail = "That time was just taken. Please pick another; the next free times are listed."
+    detail = "That time was just taken. Please pick another; free times soon after it are listed."
+
+    def __init__(self, *, next_free_times: list[datetime]):
+        super().__init__(extra={"next_free_times": next_free_times})
+        self.next_free_times = next_free_times
 
 
 class AlreadyBooked(Conflict):
@@ -263,9 +270,7 @@ def _aware(value) -> datetime:
 
 
 def _slot_taken(*, starts_at: datetime, language: str, phone: bool, now: datetime) -> SlotTaken:
-    upcoming = next_free_times(after=max(starts_at, now), language=language, phone=phone, limit=5)
-    return SlotTaken(extra={"next_free_times": [t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-                                                for t in upcoming]})
+    return SlotTaken(next_free_times=free_time_alternatives(after=max(starts_at, now), language=language, phone=phone))
 
 
 def booking_create(

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Case as When_
 from django.db.models import IntegerField, Value, When
 
+from notifications.timefmt import wall_clock
 from scheduling.selectors import availability_list
 from verification import freeze
 from verification.errors import CaseNotFound
@@ -79,7 +80,10 @@ def case_availability(
     *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
     language: str = "", phone: bool = False, zone_name: str | None = None,
 ) -> dict[str, Any]:
-    """Free times for the case, grouped by day in the freelancer's zone (or the one asked for)."""
+    """Free times for the case, grouped by day in the freelancer's zone (or the one asked for).
+
+    `local_time` is the wall clock ("01:30"), with the zone's mark only where that wall-clock time
+    happens twice, on a fall-back night ("01:30 EDT" / "01:30 EST"): see notifications.timefmt."""
     zone = ZoneInfo(zone_name or case.freelancer.timezone)
     start, end = case_booking_window(case=case, now=now)
     if start_date:
@@ -89,7 +93,7 @@ def case_availability(
     days: dict[date, list[dict[str, str]]] = {}
     for instant in availability_list(start=start, end=end, language=language, phone=phone):
         local = instant.astimezone(zone)
-        days.setdefault(local.date(), []).append({"starts_at": iso(instant), "local_time": local.strftime("%H:%M")})
+        days.setdefault(local.date(), []).append({"starts_at": iso(instant), "local_time": wall_clock(local, zone.key)})
     return {
         "timezone": zone.key,
         "from": iso(start),

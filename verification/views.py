@@ -2,7 +2,7 @@
 the form, makes one call into a service or selector, and renders."""
 
 import zoneinfo
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import wraps
 
 from django import forms
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from notifications.timefmt import local_time
 from scheduling.ics import booking_invite, call_is_on, invite_method, join_url, phone_route, presence_code
 from scheduling.selectors import booking_active_for, booking_latest_for, languages_offered
+from scheduling.services import SlotTaken
 from verification import calls, freeze, selectors, services
 from verification.links import LinkExpired, LinkInvalid, case_from_token
 from verification.models import AccommodationNeed, CaseRequest, RequestKind, RequestStatus, Review
@@ -87,7 +88,7 @@ def book_page(request, case, token):
         zone = case.freelancer.timezone
     language = request.GET.get("language", "")[:16]
     phone = request.GET.get("phone") == "on"
-    error, next_free = None, []
+    error, taken, next_free = None, False, []
     if request.method == "POST":
         form = BookForm(request.POST)
         if form.is_valid():
@@ -100,8 +101,8 @@ def book_page(request, case, token):
                 return redirect("freelancer-case", token=token)
             except DomainError as problem:
                 error = problem.detail
-                next_free = [local_time(datetime.fromisoformat(t.replace("Z", "+00:00")), zone)
-                             for t in problem.extra.get("next_free_times", [])]
+                if isinstance(problem, SlotTaken):
+                    taken, next_free = True, [local_time(moment, zone) for moment in problem.next_free_times]
         else:
             error = form.errors["starts_at"][0]
     availability = selectors.case_availability(case=case, now=timezone.now(), language=language, phone=phone,
@@ -117,7 +118,7 @@ def book_page(request, case, token):
         "language_choices": [(code, _language_name(code)) for code in languages_offered()],
     }
     template = "verification/freelancer/_times.html" if request.htmx else "verification/freelancer/book.html"
-    return render(request, template, context, status=409 if next_free else 400 if error else 200)
+    return render(request, template, context, status=409 if taken else 400 if error else 200)
 
 
 def _language_name(code: str) -> str:

@@ -1,11 +1,12 @@
 """Every API error is JSON `{"code", "detail", "fields"?}` with a stable code."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -36,9 +37,20 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def _rendered(value: Any) -> Any:
+    """A domain error's extra data as the API renders it: instants as UTC ISO 8601 (`...Z`)."""
+    if isinstance(value, datetime):
+        return serializers.DateTimeField().to_representation(value)
+    if isinstance(value, list | tuple):
+        return [_rendered(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _rendered(item) for key, item in value.items()}
+    return value
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        body = {"code": exc.code, "detail": exc.detail, **exc.extra}
+        body = {"code": exc.code, "detail": exc.detail, **_rendered(exc.extra)}
         return Response(body, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

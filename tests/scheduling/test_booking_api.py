@@ -1,11 +1,14 @@
 """The freelancer API: availability, book, reschedule, cancel, invite; every bad input refused."""
 
+import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
 
 from scheduling.models import Booking, BookingStatus, Slot
+from scheduling.selectors import free_time_alternatives
 from tests.factories import CaseFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification.models import AuditEvent, CaseStatus
@@ -99,7 +102,7 @@ def test_load_is_spread_over_representatives(reps, frozen_clock):
     assert sorted(per_rep.values()) == [2, 2, 2]
 
 
-def test_slot_taken_gets_409_with_the_next_free_times(now, frozen_clock):
+def test_slot_taken_gets_409_with_free_times_soon_after(now, frozen_clock):
     make_reps(1, now=now)
     first, second = CaseFactory(), CaseFactory()
     assert client_for(first).post("/api/v1/case/booking", {"starts_at": FIRST}, format="json").status_code == 201
@@ -107,10 +110,66 @@ def test_slot_taken_gets_409_with_the_next_free_times(now, frozen_clock):
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "slot_taken"
-    assert body["next_free_times"][:2] == ["2026-03-02T13:05:00Z", "2026-03-02T13:10:00Z"]
+    # five of the next 24 free times (13:05Z to 15:00Z), earliest first, as UTC ISO 8601
+    window = [(datetime(2026, 3, 2, 13, 5, tzinfo=UTC) + timedelta(minutes=5 * k)).isoformat().replace("+00:00", "Z")
+              for k in range(24)]
+    offered = body["next_free_times"]
+    assert len(offered) == 5 and offered == sorted(set(offered)) and set(offered) <= set(window)
     assert not booked(second)
     second.refresh_from_db()
     assert second.status == CaseStatus.OPEN and not AuditEvent.objects.filter(case=second).exists()
+
+
+def test_losers_of_a_race_for_one_time_are_offered_different_free_times(reps, now, frozen_clock):
+    # Given the three representatives at FIRST booked, and plenty of free capacity after it
+    for _ in reps:
+        assert client_for(CaseFactory()).post("/api/v1/case/booking", {"starts_at": FIRST},
+                                              format="json").status_code == 201
+    offers = []
+    for _ in range(40):
+        # When forty more freelancers ask for FIRST
+        case = CaseFactory()
+        response = client_for(case).post("/api/v1/case/booking", {"starts_at": FIRST}, format="json")
+        assert response.status_code == 409 and not booked(case)
+        offered = [datetime.fromisoformat(t) for t in response.json()["next_free_times"]]
+        # Then each is offered five distinct times after it, earliest first, each free at that moment
+        assert len(offered) == 5 and offered == sorted(set(offered))
+        assert all(t > datetime.fromisoformat(FIRST) for t in offered)
+        assert Slot.objects.filter(starts_at__in=offered, is_booked=False).values("starts_at").distinct().count() == 5
+        offers.append(offered)
+    # ...and they are not all sent to the same times: the earliest offered (the one a person in a
+    # hurry picks) differs between them, and more than five times are offered in all
+    assert len({offered[0] for offered in offers}) > 1
+    assert len({t for offered in offers for t in offered}) > 5
+    assert Slot.objects.filter(is_booked=True).count() == 3  # the 409s changed nothing
+
+
+def test_with_little_capacity_left_only_the_free_times_are_offered(now, frozen_clock):
+    make_reps(2, now=now)
+    left = [datetime(2026, 3, 2, 13, 40, tzinfo=UTC), datetime(2026, 3, 2, 16, 55, tzinfo=UTC),
+            datetime(2026, 3, 4, 9, 0, tzinfo=UTC)]
+    Slot.objects.exclude(starts_at__in=left).update(is_booked=True)
+    for _ in range(10):
+        response = client_for(CaseFactory()).post("/api/v1/case/booking", {"starts_at": FIRST}, format="json")
+        assert response.status_code == 409
+        assert [datetime.fromisoformat(t) for t in response.json()["next_free_times"]] == left
+
+
+def test_alternatives_favour_the_times_with_more_free_representatives(reps, now):
+    # Given three representatives, of whom only one is free at each time after FIRST but 13:30
+    busy = reps[1:]
+    Slot.objects.filter(representative__in=busy).exclude(starts_at=datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
+                                                         ).update(is_booked=True)
+    rng = random.Random(11)
+    # When the alternatives after FIRST are drawn many times
+    draws = [free_time_alternatives(after=datetime.fromisoformat(FIRST), rng=rng) for _ in range(300)]
+    # Then every draw is five of the next 24 free times, and 13:30 (three free) is offered far more
+    # often than any time with one free representative
+    window = {datetime(2026, 3, 2, 13, 5, tzinfo=UTC) + timedelta(minutes=5 * k) for k in range(24)}
+    assert all(len(d) == 5 and set(d) <= window for d in draws)
+    counts = Counter(t for d in draws for t in d)
+    popular = counts.pop(datetime(2026, 3, 2, 13, 30, tzinfo=UTC))
+    assert popular > 1.5 * max(counts.values())
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
 """The freelancer's pages through the test client: every state renders, every error says what to do."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from notifications.timefmt import local_time
 from scheduling.models import Booking, BookingStatus
 from tests.factories import CaseFactory
 from tests.scheduling.conftest import client_for
@@ -47,7 +49,7 @@ def test_booking_from_the_page_then_move_and_cancel(client, reps, case, frozen_c
     assert booking.status == BookingStatus.CANCELLED
 
 
-def test_a_taken_time_says_so_and_shows_the_next_free_times(client, now, frozen_clock):
+def test_a_taken_time_says_so_and_shows_free_times_soon_after(client, now, frozen_clock):
     from tests.scheduling.conftest import make_reps
 
     make_reps(1, now=now)
@@ -57,7 +59,12 @@ def test_a_taken_time_says_so_and_shows_the_next_free_times(client, now, frozen_
     page = client.post(url(case, "book/"), {"starts_at": FIRST})
     assert page.status_code == 409
     text = page.content.decode()
-    assert "That time was just taken" in text and "Monday 2 March 2026, 18:35 (Asia/Kolkata, IST)" in text
+    assert "That time was just taken" in text and "Free times soon after it:" in text
+    # five of the next 24 free times (13:05Z to 15:00Z), in the freelancer's zone
+    window = {local_time(datetime(2026, 3, 2, 13, 5, tzinfo=UTC) + timedelta(minutes=5 * k), "Asia/Kolkata")
+              for k in range(24)}
+    listed = re.findall(r"<li>([^<]+)</li>", text.split("Free times soon after it:", 1)[1].split("</ul>", 1)[0])
+    assert len(set(listed)) == 5 and set(listed) <= window
     assert not Booking.objects.filter(case_ref=case.id).exists()
 
 
