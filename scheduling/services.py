@@ -1,13 +1,16 @@
 """Every write to slots and bookings. Each service takes `now`, runs in one transaction and raises
 a `DomainError`. This app imports no other app of ours: a booking knows its case only by id."""
 
+import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
 from scheduling.selectors import free_time_alternatives
@@ -34,6 +37,14 @@ class AlreadyBooked(Conflict):
 class BookingNotFound(NotFound):
     code = "booking_not_found"
     detail = "There is no booked call to change."
+
+
+class HoursBusy(Conflict):
+    code = "hours_busy"
+    detail = "Freelancers were booking your times just now; nothing was changed. Please try again."
+
+
+logger = logging.getLogger(__name__)
 
 
 def slot_length() -> timedelta:
@@ -104,16 +115,55 @@ class SyncResult:
     cancelled: list[Booking] = field(default_factory=list)
 
 
-@transaction.atomic
+# How long a change of hours or time off waits for a row someone else holds (a booking being made,
+# moved or cancelled holds its slot for milliseconds) before it gives up with HoursBusy.
+SYNC_LOCK_TIMEOUT = "3s"
+# lock_not_available (the timeout above); deadlock_detected and serialization_failure defensively
+_BUSY_SQLSTATES = frozenset({"55P03", "40P01", "40001"})
+# Rounds of removing stale slots before giving up: each takes every slot that is not being changed
+# by a freelancer at that moment, so a second is rare and a third rarer still.
+_REMOVAL_ROUNDS = 5
+
+
+def _lock_timeout_set(value: str) -> str:
+    """SET LOCAL lock_timeout (ends with the transaction); returns the value it replaced."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [value])
+        return cursor.fetchone()[0]
+
+
+@contextmanager
+def _atomic_or_busy() -> Iterator[None]:
+    """One transaction for a change of a representative's slots, waiting at most SYNC_LOCK_TIMEOUT
+    for any lock (commit included). If PostgreSQL gives up on a lock, everything is rolled back and
+    the representative is asked to try again (HoursBusy) instead of seeing a server error."""
+    postgresql, nested = connection.vendor == "postgresql", connection.in_atomic_block
+    try:
+        with transaction.atomic():
+            previous = _lock_timeout_set(SYNC_LOCK_TIMEOUT) if postgresql else ""
+            yield
+            if postgresql and nested:
+                _lock_timeout_set(previous)  # inside a caller's transaction: give it back its own
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) in _BUSY_SQLSTATES:
+            raise HoursBusy() from error
+        raise
+
+
+@_atomic_or_busy()
 def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncResult:
     """Make the representative's slots match their hours and time off for the rolling horizon.
 
     Free slots that no longer fit are removed and missing ones created; booked slots are never
     touched by regeneration: a booking whose time no longer fits is moved to another free
     representative at the same time, or cancelled (marked displaced, for verification to extend
-    the case's deadline and tell the freelancer).
+    the case's deadline and tell the freelancer). Raises HoursBusy if freelancers hold the rows it
+    needs for longer than SYNC_LOCK_TIMEOUT; then nothing changed.
     """
-    rep = Representative.objects.select_for_update().get(pk=representative_id)
+    # FOR NO KEY UPDATE, not FOR UPDATE: it serializes the syncs of one representative, and lets a
+    # booking commit meanwhile (its foreign key takes FOR KEY SHARE on this row, which FOR UPDATE
+    # blocks: that wait, while this sync waited for the slot the booking had claimed, deadlocked).
+    rep = Representative.objects.select_for_update(no_key=True).get(pk=representative_id)
     end = now + timedelta(days=settings.SLOT_HORIZON_DAYS)
     if rep.active:
         hours = list(WorkingHours.objects.filter(representative=rep).values_list("weekday", "starts", "ends"))
@@ -124,26 +174,56 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
         wanted = set(slot_starts(zone_name=rep.timezone, hours=hours, time_off=off, start=now, end=end))
     else:
         wanted = set()
-    existing = {s.starts_at: s for s in Slot.objects.filter(representative=rep, starts_at__gte=now, starts_at__lt=end)}
+    existing = dict(Slot.objects.filter(representative=rep, starts_at__gte=now, starts_at__lt=end)
+                    .values_list("starts_at", "pk"))
     result = SyncResult()
-    stale = [slot for start, slot in existing.items() if start not in wanted]
-    result.removed, _ = Slot.objects.filter(pk__in=[s.pk for s in stale if not s.is_booked]).delete()
+    _stale_slots_remove(slot_ids={pk for start, pk in existing.items() if start not in wanted}, result=result,
+                        now=now)
     Slot.objects.bulk_create(
         [Slot(representative=rep, starts_at=start, ends_at=start + slot_length())
          for start in sorted(wanted - existing.keys())],
         ignore_conflicts=True,
     )
     result.created = len(wanted - existing.keys())
-    for slot in (s for s in stale if s.is_booked):
-        for booking in Booking.objects.select_for_update().filter(slot=slot, status=BookingStatus.ACTIVE):
-            if _booking_relocate(booking=booking, now=now):
-                result.moved.append(booking)
-            else:
-                result.cancelled.append(booking)
-        slot.delete()
     # past free slots are kept a while: they are the record of what was offered (freeze guard 5)
     Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=90)).delete()
     return result
+
+
+def _stale_slots_remove(*, slot_ids: set[int], result: SyncResult, now: datetime) -> None:
+    """Remove slots that no longer fit: a free one at once, a booked one once its booking has been
+    moved to a colleague or cancelled as displaced.
+
+    Freelancers may be booking, moving or cancelling any of them right now, so nothing is decided
+    on what was read before: free slots are locked with `NOT is_booked` checked again after any
+    wait (a slot a booking just claimed counts as booked), and booked slots are reached through
+    their active bookings, locked first as the freelancer's own changes lock them (booking, then
+    slot), so the two never wait for each other in a circle. A slot freed in the meantime is
+    taken in the next round.
+    """
+    for _ in range(_REMOVAL_ROUNDS):
+        if not slot_ids:
+            return
+        free = set(Slot.objects.select_for_update().filter(pk__in=slot_ids, is_booked=False)
+                   .order_by("pk").values_list("pk", flat=True))
+        if free:
+            Slot.objects.filter(pk__in=free).delete()  # cancelled bookings that pointed at them: slot NULL
+            result.removed += len(free)
+        booked = slot_ids - free
+        for booking in (Booking.objects.select_for_update()
+                        .filter(slot_id__in=booked, status=BookingStatus.ACTIVE).order_by("pk")):
+            (result.moved if _booking_relocate(booking=booking, now=now) else result.cancelled).append(booking)
+        # booked, and no active booking holds them any more (moved or cancelled just above): nobody
+        # can claim or free such a slot, so it goes
+        vacated = set(Slot.objects.filter(pk__in=booked, is_booked=True)
+                      .exclude(bookings__status=BookingStatus.ACTIVE).values_list("pk", flat=True))
+        if vacated:
+            Slot.objects.filter(pk__in=vacated).delete()
+        slot_ids = booked - vacated
+        if slot_ids:  # freed or booked again since this round read them (or gone altogether)
+            slot_ids = set(Slot.objects.filter(pk__in=slot_ids).values_list("pk", flat=True))
+    if slot_ids:
+        raise HoursBusy()
 
 
 def _booking_relocate(*, booking: Booking, now: datetime) -> bool:
@@ -342,11 +422,17 @@ def booking_displacement_handled(*, booking_id, now: datetime) -> None:
 
 
 def representatives_slots_sync_all(*, now: datetime) -> int:
-    """Roll every representative's horizon forward (one transaction each)."""
-    ids = list(Representative.objects.values_list("pk", flat=True))
-    for rep_id in ids:
-        representative_slots_sync(representative_id=rep_id, now=now)
-    return len(ids)
+    """Roll every representative's horizon forward (one transaction each). One whose slots are busy
+    being booked is skipped this time; the next run catches up. Returns how many were synced."""
+    synced = 0
+    for rep_id in Representative.objects.values_list("pk", flat=True):
+        try:
+            representative_slots_sync(representative_id=rep_id, now=now)
+        except HoursBusy:
+            logger.warning("slots of representative %s busy; left for the next sync", rep_id)
+            continue
+        synced += 1
+    return synced
 
 
 
@@ -354,7 +440,7 @@ class HoursInvalid(Conflict):
     code = "hours_invalid"
 
 
-@transaction.atomic
+@_atomic_or_busy()
 def working_hours_add(*, representative_id: int, weekday: int, starts: time, ends: time, now: datetime) -> SyncResult:
     if not (0 <= weekday <= 6) or starts >= ends:
         raise HoursInvalid("Pick a day, and a start before the end.")
@@ -362,14 +448,14 @@ def working_hours_add(*, representative_id: int, weekday: int, starts: time, end
     return representative_slots_sync(representative_id=representative_id, now=now)
 
 
-@transaction.atomic
+@_atomic_or_busy()
 def working_hours_remove(*, representative_id: int, hours_id: int, now: datetime) -> SyncResult:
     """Booked calls the change leaves uncovered are moved to a colleague or cancelled (displaced)."""
     WorkingHours.objects.filter(pk=hours_id, representative_id=representative_id).delete()
     return representative_slots_sync(representative_id=representative_id, now=now)
 
 
-@transaction.atomic
+@_atomic_or_busy()
 def time_off_add(*, representative_id: int, starts_at: datetime, ends_at: datetime, note: str, now: datetime
                  ) -> SyncResult:
     if starts_at >= ends_at:
@@ -378,7 +464,7 @@ def time_off_add(*, representative_id: int, starts_at: datetime, ends_at: dateti
     return representative_slots_sync(representative_id=representative_id, now=now)
 
 
-@transaction.atomic
+@_atomic_or_busy()
 def time_off_remove(*, representative_id: int, time_off_id: int, now: datetime) -> SyncResult:
     """Back at work: the times the time off covered become bookable again."""
     deleted, _ = TimeOff.objects.filter(pk=time_off_id, representative_id=representative_id).delete()

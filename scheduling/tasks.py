@@ -10,7 +10,8 @@ def representatives_slots_sync_all() -> int:
     return services.representatives_slots_sync_all(now=timezone.now())
 
 
-@shared_task
+@shared_task(autoretry_for=(services.HoursBusy,), retry_backoff=10, max_retries=5)
 def representative_slots_sync(representative_id: int) -> None:
-    """Right after a representative's hours or time off change."""
+    """Right after a representative's hours or time off change (in the admin). Freelancers booking
+    those times just then: tried again a little later."""
     services.representative_slots_sync(representative_id=representative_id, now=timezone.now())

@@ -64,7 +64,9 @@ def _call_for(*, booking_id, user: User) -> CallRecord:
 def call_start(*, booking_id, user: User, now: datetime) -> CallRecord:
     """Open the call: the checklist version and the start time are stored, so the three-minute
     timer keeps running across reloads. Starting twice changes nothing."""
-    booking = Booking.objects.select_for_update().select_related("representative").get(pk=booking_id)
+    # of=("self",): lock the booking only; a lock on the representative row would hold up every
+    # booking of theirs being committed (its foreign key needs FOR KEY SHARE on that row)
+    booking = Booking.objects.select_for_update(of=("self",)).select_related("representative").get(pk=booking_id)
     if booking.representative.user_id != user.pk and not user.is_superuser:
         raise CallNotAllowed("This is not one of your calls.")
     call, created = CallRecord.objects.get_or_create(
