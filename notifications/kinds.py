@@ -53,6 +53,14 @@ def not_booked(message: OutboxMessage, now: datetime) -> str | None:
     return "a call is booked" if booking_active_for(case_ref=message.case_ref) else None
 
 
+def newest_of_its_kind(message: OutboxMessage, now: datetime) -> str | None:
+    """Only the newest message of this kind about this subject is sent: a 'new link' message is
+    made with every new link, in the same transaction, so a newer one means this link no longer
+    works (its own message carries the one that does)."""
+    newer = OutboxMessage.objects.filter(kind=message.kind, subject=message.subject, pk__gt=message.pk)
+    return "a newer message of this kind replaces it" if newer.exists() else None
+
+
 def notice_deadline(message: OutboxMessage, now: datetime) -> dict:
     """The grace period starts when the notice is actually sent: now."""
     return {"deadline_at": (now + timedelta(days=message.context["grace_days"])).isoformat()}
@@ -83,7 +91,7 @@ KINDS: dict[str, Kind] = {
         Kind("verified"),
         Kind("not_verified"),
         Kind("withdrawn"),
-        Kind("new_link"),
+        Kind("new_link", still_holds=newest_of_its_kind),
         Kind("rep_no_show"),
         Kind("rep_agenda"),
         Kind("webhook", still_holds=endpoint_active, channel="webhook"),

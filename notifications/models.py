@@ -16,7 +16,7 @@ class OutboxMessage(models.Model):
 
     `(kind, subject, version)` is unique, so a message exists once: `subject` is what it is about
     ("booking:<id>", "case:<id>", "rep:<id>") and `version` the state it was made for (a booking's
-    sequence, a case's deadline). The beat sweep claims due rows; a send step re-checks that the
+    sequence, a case's deadline, a case's version). The beat sweep claims due rows; a send step re-checks that the
     message still holds, sends, and records the outcome. Retries are rows due again later.
     """
 

@@ -56,6 +56,23 @@ def outbox_skip_pending(
 
 
 @transaction.atomic
+def outbox_context_update_pending(*, case_ref: UUID, key: str, value: Any, now: datetime) -> int:
+    """A fact the waiting messages carry changed (the freelancer's link was replaced): every
+    message about the case still waiting to be sent (not webhooks) carries the new value. Messages
+    already claimed by a worker are being sent as this happens and keep what they had."""
+    pending = list(
+        OutboxMessage.objects.select_for_update()
+        .filter(case_ref=case_ref, status=MessageStatus.PENDING, context__has_key=key)
+        .exclude(kind__startswith="webhook:")
+    )
+    for message in pending:
+        message.context = {**message.context, key: value}
+        message.updated_at = now
+    OutboxMessage.objects.bulk_update(pending, ["context", "updated_at"])
+    return len(pending)
+
+
+@transaction.atomic
 def outbox_claim_due(*, now: datetime, limit: int) -> list[int]:
     """Claim due messages (and ones whose worker died: expired leases) for sending."""
     due = list(

@@ -32,6 +32,7 @@ from verification.services import (
     case_deadline_extend,
     case_lock,
     case_request_create,
+    case_save,
     case_transition,
     case_verify,
 )
@@ -63,7 +64,9 @@ def _call_for(*, booking_id, user: User) -> CallRecord:
 @transaction.atomic
 def call_start(*, booking_id, user: User, now: datetime) -> CallRecord:
     """Open the call: the checklist version and the start time are stored, so the three-minute
-    timer keeps running across reloads. Starting twice changes nothing."""
+    timer keeps running across reloads. Starting twice changes nothing. The case is locked first,
+    then the booking, as everywhere."""
+    case, now = case_lock(Booking.objects.values_list("case_ref", flat=True).get(pk=booking_id), now=now)
     # of=("self",): lock the booking only; a lock on the representative row would hold up every
     # booking of theirs being committed (its foreign key needs FOR KEY SHARE on that row)
     booking = Booking.objects.select_for_update(of=("self",)).select_related("representative").get(pk=booking_id)
@@ -75,7 +78,8 @@ def call_start(*, booking_id, user: User, now: datetime) -> CallRecord:
                   "checklist": checklist_current(now=now), "started_at": now},
     )
     if created:
-        audit_record(case=call.case, actor=f"user:{user.get_username()}", action="call_started", now=now,
+        case_save(case, fields=[], now=now)
+        audit_record(case=case, actor=f"user:{user.get_username()}", action="call_started", now=now,
                      after={"booking_id": str(booking.id), "checklist_version": call.checklist.version})
     return call
 
@@ -125,7 +129,7 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
         raise CallNotAllowed("The outcome of this call is already recorded.")
     if outcome not in ON_A_CALL:
         raise CallNotAllowed("Only a reviewer can decide that a profile is not verified.")
-    case = case_lock(call.case_id)
+    case, now = case_lock(call.case_id, now=now)
     policy = case.policy
     if outcome == Outcome.FREELANCER_NO_SHOW:
         allowed_from = no_show_allowed_from(case=case, booking=Booking.objects.get(pk=call.booking_id))
@@ -166,7 +170,7 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
                                  reason="A technical problem on the call: please book again. This is not a failure.")
         elif outcome == Outcome.FREELANCER_NO_SHOW:
             case.freelancer_no_shows += 1
-            case.save(update_fields=["freelancer_no_shows"])
+            case_save(case, fields=["freelancer_no_shows"], now=now)
             if case.freelancer_no_shows > policy.get("freelancer_no_show_limit", 2):
                 case_transition(case_id=case.id, to_status=CaseStatus.IN_REVIEW, actor="system",
                                 action="no_show_limit", reason="Missed more calls than the policy allows.", now=now)
@@ -181,11 +185,14 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
 def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
     """A call never started by its end plus the margin: our fault. The case gets the policy's
     extension, and the freelancer an apology and priority: for 24 hours they may book the very next
-    free times, without the usual notice."""
+    free times, without the usual notice. The case is locked first, then the booking, as everywhere."""
+    case_ref = Booking.objects.filter(pk=booking_id).values_list("case_ref", flat=True).first()
+    if case_ref is None:
+        return False
+    case, now = case_lock(case_ref, now=now)
     booking = Booking.objects.select_for_update().filter(pk=booking_id, status=BookingStatus.ACTIVE).first()
     if booking is None or CallRecord.objects.filter(booking_id=booking_id, started_at__isnull=False).exists():
         return False
-    case = case_lock(booking.case_ref)
     if now < booking.ends_at + timedelta(minutes=case.policy.get("rep_no_show_margin_minutes", 5)):
         return False
     booking_finish(booking_id=booking.pk, reason="rep_no_show", now=now)
@@ -196,7 +203,7 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
                         reason="Our representative missed the call.", now=now)
         case.refresh_from_db()
     case.priority_until = now + timedelta(hours=24)
-    case.save(update_fields=["priority_until"])
+    case_save(case, fields=["priority_until"], now=now)
     case_deadline_extend(case, hours=case.policy.get("rep_no_show_extension_hours", 72), actor="system", now=now,
                          reason="We are sorry: our representative missed your call. Please book again.")
     notices.message(case, kind="rep_no_show", now=now)
@@ -212,7 +219,7 @@ def bookings_rep_no_show_detect(*, now: datetime) -> int:
 @transaction.atomic
 def case_appeal(*, case_id, statement: str, actor: str, now: datetime) -> Review:
     """After NOT_VERIFIED: the freelancer appeals; a reviewer not involved before decides."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     if case.status != CaseStatus.NOT_VERIFIED:
         raise RequestNotAllowed("Only a case that was not verified can be appealed.")
     previous = set(Review.objects.filter(case=case).exclude(assigned_to=None).values_list("assigned_to", flat=True))
@@ -234,6 +241,7 @@ def review_decide(*, review_id: int, user: User, decision: str, now: datetime, r
         raise ReviewNotAllowed("You were on a call for this case; another reviewer must decide.")
     if review.assigned_to_id != user.pk and not user.is_superuser:
         raise ReviewNotAllowed("This review is assigned to someone else.")
+    _, now = case_lock(review.case_id, now=now)
     actor = f"user:{user.get_username()}"
     if decision == Outcome.VERIFIED:
         review.decision = decision

@@ -15,6 +15,13 @@ class CaseNotFound(NotFound):
     detail = "No verification case has this id."
 
 
+class CaseBusy(Conflict):
+    """Another transaction holds the case right now (only asked for with `skip_locked`)."""
+
+    code = "case_busy"
+    detail = "This case is being changed right now. Try again in a moment."
+
+
 class CaseNotBookable(Conflict):
     code = "case_not_bookable"
 

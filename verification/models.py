@@ -186,7 +186,12 @@ class Case(models.Model):
     link_nonce = models.CharField(max_length=32, default=new_link_nonce, editable=False)
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    updated_at = models.DateTimeField(help_text="When the last change of the case was decided.")
+    version = models.PositiveBigIntegerField(
+        default=1, db_default=1, editable=False,
+        help_text="Goes up by one with every change of the case; messages and webhooks about a change are keyed "
+                  "by it, so two changes never share a key.",
+    )
 
     class Meta:
         constraints = [

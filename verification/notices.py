@@ -3,7 +3,7 @@ so a message exists exactly when the change that causes it was committed."""
 
 from datetime import datetime, timedelta
 
-from notifications.services import outbox_enqueue, outbox_skip_pending
+from notifications.services import outbox_context_update_pending, outbox_enqueue, outbox_skip_pending
 from scheduling.ics import join_url, phone_route
 from scheduling.models import Booking
 from verification.links import freelancer_url
@@ -86,8 +86,19 @@ def closed_pending(case: Case, *, now: datetime) -> None:
 
 
 def message(case: Case, *, kind: str, now: datetime, context: dict | None = None) -> None:
-    _enqueue(case, kind=kind, subject=f"case:{case.id}", version=int(now.timestamp()), now=now,
+    """A message about the change just made: keyed by the case's version, which every change moves
+    up, so a second change (even within the same second, or with the same `now`) has its own."""
+    _enqueue(case, kind=kind, subject=f"case:{case.id}", version=case.version, now=now,
              context={**_case_context(case), **(context or {})})
+
+
+def new_link(case: Case, *, now: datetime) -> None:
+    """The link was revoked and a new one issued: every message still waiting carries the new one,
+    and of the 'new link' messages only the newest is sent (an older one still waiting is dropped;
+    one already claimed for sending is dropped when it is sent: `notifications.kinds`)."""
+    outbox_skip_pending(case_ref=case.id, kinds=["new_link"], reason="a newer link was issued", now=now)
+    outbox_context_update_pending(case_ref=case.id, key="link", value=freelancer_url(case), now=now)
+    message(case, kind="new_link", now=now)
 
 
 def closed(case: Case, *, kind: str, now: datetime, context: dict | None = None) -> None:
@@ -97,12 +108,13 @@ def closed(case: Case, *, kind: str, now: datetime, context: dict | None = None)
 
 
 def webhook(case: Case, *, event: str, now: datetime, data: dict | None = None) -> None:
-    """Tell the marketplace; the event id is stable, so its receiver can de-duplicate."""
+    """Tell the marketplace; the event id is stable, so its receiver can de-duplicate. Keyed by the
+    case's version, like `message`: two changes never share an event id, however close in time."""
     from notifications.webhooks import webhook_publish
     from verification.freeze import can_submit_proposals
 
     webhook_publish(
-        event=event, case_ref=case.id, version=int(now.timestamp() * 1000), now=now,
+        event=event, case_ref=case.id, version=case.version, now=now,
         data={"case_id": str(case.id), "external_id": case.freelancer.external_id, "status": case.status,
               "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case, now=now),
               **(data or {})},

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from scheduling import services as scheduling_services
 from scheduling.models import Booking, Displacement
@@ -14,6 +15,7 @@ from verification import freeze, notices, selectors, transitions
 from verification.errors import (
     BookingTimeInvalid,
     CaseAlreadyOpen,
+    CaseBusy,
     CaseNotBookable,
     CaseNotFound,
     ExtensionNotAllowed,
@@ -72,12 +74,31 @@ def policy_for(*, reason_code: str) -> GracePolicy:
     )
 
 
-def case_lock(case_id) -> Case:
-    """The case, locked until the caller's transaction ends: every write to a case starts here."""
+def case_lock(case_id, *, now: datetime, skip_locked: bool = False) -> tuple[Case, datetime]:
+    """The case, locked until the caller's transaction ends (every write to a case starts here),
+    and the time to decide with: `now`, or the case's last change if that is later.
+
+    A request takes its `now` when it starts; if it then waited for the lock behind another change
+    (the deadline sweep freezing the case, say), it is decided after that change, never before it,
+    so the audit of a case reads in the order its changes were committed. `skip_locked`: raise
+    `CaseBusy` at once if another transaction holds the case (the sweep comes back to it)."""
     try:
-        return Case.objects.select_for_update().select_related("freelancer").get(pk=case_id)
+        case = Case.objects.select_for_update(skip_locked=skip_locked).select_related("freelancer").get(pk=case_id)
     except Case.DoesNotExist:
+        if skip_locked and Case.objects.filter(pk=case_id).exists():
+            raise CaseBusy() from None
         raise CaseNotFound() from None
+    return case, max(now, case.updated_at)
+
+
+def case_save(case: Case, *, fields: list[str], now: datetime) -> None:
+    """Write `fields` of a case the caller has locked (`case_lock`), with `now` the decision time
+    it returned. Every write also sets `updated_at` (a later decision never precedes it) and moves
+    `version` up by one (the key of the messages and webhooks about this change)."""
+    case.updated_at = now
+    case.version = F("version") + 1
+    case.save(update_fields=[*fields, "updated_at", "version"])
+    case.refresh_from_db(fields=["version"])
 
 
 @transaction.atomic
@@ -145,13 +166,12 @@ def case_flag(
 @transaction.atomic
 def case_notice_sent(*, case_id, now: datetime) -> Case:
     """The notice left: the grace period starts now (never at flag time), warnings are scheduled."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     if case.notice_sent_at is not None or case.is_final:
         return case
     case.notice_sent_at = now
     case.deadline_at = now + timedelta(days=case.policy.get("grace_days", 7))
-    case.updated_at = now
-    case.save(update_fields=["notice_sent_at", "deadline_at", "updated_at"])
+    case_save(case, fields=["notice_sent_at", "deadline_at"], now=now)
     audit_record(case=case, actor="system", action="notice_sent", now=now,
                  after={"notice_sent_at": iso(now), "deadline_at": iso(case.deadline_at)})
     notices.deadline_warnings(case, now=now)
@@ -170,7 +190,7 @@ def case_transition(
     after: dict[str, Any] | None = None,
 ) -> Case:
     """The one place a case's status changes: lock, check the table, save, audit."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     if not transitions.is_allowed(case.status, to_status):
         raise IllegalTransition(
             f"A case that is {case.get_status_display().lower()} cannot become "
@@ -179,12 +199,11 @@ def case_transition(
         )
     from_status = case.status
     case.status = to_status
-    case.updated_at = now
-    fields = ["status", "updated_at"]
+    fields = ["status"]
     if case.is_final:
         case.closed_at = now
         fields.append("closed_at")
-    case.save(update_fields=fields)
+    case_save(case, fields=fields, now=now)
     audit_record(
         case=case,
         actor=actor,
@@ -201,6 +220,7 @@ def case_transition(
 
 @transaction.atomic
 def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
+    _, now = case_lock(case_id, now=now)
     case = case_transition(
         case_id=case_id, to_status=CaseStatus.WITHDRAWN, actor=actor, action="withdrawn", reason=reason, now=now
     )
@@ -234,7 +254,7 @@ def case_booking_create(
     *, case_id, starts_at: datetime, language: str = "", phone: bool = False, actor: str, now: datetime
 ) -> Booking:
     """The freelancer books a time; the least-loaded free representative at that time is assigned."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     if case.status not in selectors.BOOKABLE_STATUSES:
         if case.status == CaseStatus.SCHEDULED:
             raise AlreadyBooked()
@@ -244,18 +264,18 @@ def case_booking_create(
         case_ref=case.id, starts_at=starts_at, attendee_email=case.freelancer.email,
         attendee_name=case.freelancer.name, language=language, phone=phone, now=now,
     )
-    case_transition(
+    case = case_transition(
         case_id=case.id, to_status=CaseStatus.SCHEDULED, actor=actor, action="booked", reason="", now=now,
         after={"booking_id": str(booking.id), "starts_at": iso(booking.starts_at)},
     )
     notices.booking_made(case, booking, kind="booking_confirmed", now=now)
-    notices.webhook(case_lock(case.id), event="case.scheduled", now=now, data={"starts_at": iso(booking.starts_at)})
+    notices.webhook(case, event="case.scheduled", now=now, data={"starts_at": iso(booking.starts_at)})
     return booking
 
 
 @transaction.atomic
 def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: datetime) -> Booking:
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     current = booking_active_for(case_ref=case.id)
     if current is None:
         raise BookingNotFound()
@@ -274,8 +294,7 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
     before = iso(current.starts_at)
     booking = scheduling_services.booking_move(case_ref=case.id, starts_at=starts_at, now=now)
     case.reschedule_count += 1
-    case.updated_at = now
-    case.save(update_fields=["reschedule_count", "updated_at"])
+    case_save(case, fields=["reschedule_count"], now=now)
     audit_record(
         case=case, actor=actor, action="rescheduled", now=now,
         before={"starts_at": before}, after={"starts_at": iso(booking.starts_at), "booking_id": str(booking.id)},
@@ -295,7 +314,7 @@ def case_booking_choose(*, case_id, starts_at: datetime, language: str = "", pho
 
 @transaction.atomic
 def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     current = booking_active_for(case_ref=case.id)
     if current is None:
         raise BookingNotFound()
@@ -314,12 +333,14 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
 def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
     """A representative became unavailable for a booked call. Moved: nothing changes for the case
     (the freelancer keeps their time). Cancelled: the case goes back to OPEN and its deadline is
-    extended by the policy's our-fault extension. Either way it is audited, once."""
+    extended by the policy's our-fault extension. Either way it is audited, once. The case is locked
+    first, then the booking, as everywhere."""
+    case, now = case_lock(Booking.objects.values_list("case_ref", flat=True).get(pk=booking_id), now=now)
     booking = Booking.objects.select_for_update().get(pk=booking_id)
     if booking.displacement_handled_at is not None:
         return
-    case = case_lock(booking.case_ref)
     if booking.displacement == Displacement.MOVED:
+        case_save(case, fields=[], now=now)
         audit_record(case=case, actor="system", action="booking_moved", now=now,
                      reason="The representative became unavailable; another one takes the call at the same time.",
                      after={"booking_id": str(booking.id), "representative_id": booking.representative_id})
@@ -354,8 +375,7 @@ def case_deadline_extend(
     and the marketplace, and re-plan the warnings. The case row must be locked by the caller."""
     before = case.deadline_at
     case.deadline_at = max(case.deadline_at or now, now) + timedelta(hours=hours)
-    case.updated_at = now
-    case.save(update_fields=["deadline_at", "updated_at"])
+    case_save(case, fields=["deadline_at"], now=now)
     audit_record(case=case, actor=actor, action="deadline_extended", now=now, reason=reason,
                  before={"deadline_at": iso(before)},
                  after={"deadline_at": iso(case.deadline_at), **({"guard": guard} if guard else {})})
@@ -365,9 +385,13 @@ def case_deadline_extend(
 
 
 @transaction.atomic
-def case_deadline_check(*, case_id, now: datetime) -> str:
-    """At the deadline: freeze if every guard holds, otherwise extend and record which guard failed."""
-    case = case_lock(case_id)
+def case_deadline_check(*, case_id, now: datetime, skip_locked: bool = False) -> str:
+    """At the deadline: freeze if every guard holds, otherwise extend and record which guard failed.
+    `skip_locked`: a case another transaction holds is left for the next sweep ("busy")."""
+    try:
+        case, now = case_lock(case_id, now=now, skip_locked=skip_locked)
+    except CaseBusy:
+        return "busy"
     if case.status != CaseStatus.OPEN or case.deadline_at is None or case.deadline_at > now:
         return "skipped"
     failures = freeze.freeze_guard_failures(case)
@@ -376,11 +400,10 @@ def case_deadline_check(*, case_id, now: datetime) -> str:
         case_deadline_extend(case, hours=case.policy.get("guard_extension_hours", 48), actor="system",
                              reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
         return "extended"
-    case_transition(case_id=case.id, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
-                    reason="The deadline passed with every freeze guard holding.", now=now)
-    case.refresh_from_db()
+    case = case_transition(case_id=case.id, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
+                           reason="The deadline passed with every freeze guard holding.", now=now)
     case.frozen_at = now
-    case.save(update_fields=["frozen_at"])
+    case_save(case, fields=["frozen_at"], now=now)
     notices.closed_pending(case, now=now)
     notices.message(case, kind="frozen", now=now)
     notices.webhook(case, event="case.frozen", now=now)
@@ -388,27 +411,30 @@ def case_deadline_check(*, case_id, now: datetime) -> str:
 
 
 def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, int]:
-    """Every open case past its deadline, in batches: O(cases due), by the deadline index."""
+    """Every open case past its deadline: O(cases due), read in batches by the deadline index
+    without locking them. Each case is then decided in its own transaction that locks only that
+    case, so a booking on a case further down the batch never waits behind the batch; a case
+    another transaction holds (a booking, a second sweep) is skipped ("busy") and comes back at
+    the next sweep if it is still due."""
     outcomes: dict[str, int] = {}
+    all_due = Case.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=now).order_by("deadline_at", "pk")
+    due, batch = all_due, []
     while True:
-        with transaction.atomic():
-            due = list(
-                Case.objects.select_for_update(skip_locked=True)
-                .filter(status=CaseStatus.OPEN, deadline_at__lte=now)
-                .order_by("deadline_at")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            for case_id in due:
-                outcome = case_deadline_check(case_id=case_id, now=now)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        if len(due) < batch_size:
+        if batch:  # the next batch starts after the last case of this one: each due case is read once
+            last_id, last_deadline = batch[-1]
+            due = all_due.filter(deadline_at__gte=last_deadline).exclude(deadline_at=last_deadline, pk__lte=last_id)
+        batch = list(due.values_list("pk", "deadline_at")[:batch_size])
+        for case_id, _ in batch:
+            outcome = case_deadline_check(case_id=case_id, now=now, skip_locked=True)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if len(batch) < batch_size:
             return outcomes
 
 
 @transaction.atomic
 def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
     """The freelancer's one self-service extension, granted at once per the policy."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     refusal = selectors.case_extension_refusal(case, now=now)
     if refusal:
         raise ExtensionNotAllowed(refusal)
@@ -424,13 +450,14 @@ def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
 def case_request_create(*, case_id, kind: str, actor: str, now: datetime, need: str = "", note: str = ""
                         ) -> CaseRequest:
     """An accommodation request or admin hold: pauses the freeze until resolved."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     if case.is_final:
         raise RequestNotAllowed("This case has ended.")
     if CaseRequest.objects.filter(case=case, kind=kind, status=RequestStatus.PENDING).exists():
         raise RequestNotAllowed("A request of this kind is already pending; staff will answer it.")
     request = CaseRequest.objects.create(case=case, kind=kind, need=need, note=note, created_by=actor,
                                          created_at=now)
+    case_save(case, fields=[], now=now)
     audit_record(case=case, actor=actor, action=f"{kind.lower()}_requested", now=now, reason=note,
                  after={"request_id": request.pk, "need": need})
     return request
@@ -438,12 +465,13 @@ def case_request_create(*, case_id, kind: str, actor: str, now: datetime, need: 
 
 @transaction.atomic
 def case_request_resolve(*, request_id: int, status: str, actor: str, reason: str, now: datetime) -> CaseRequest:
+    case, now = case_lock(CaseRequest.objects.values_list("case_id", flat=True).get(pk=request_id), now=now)
     request = CaseRequest.objects.select_for_update().get(pk=request_id)
     if request.status != RequestStatus.PENDING:
         raise RequestNotAllowed("This request was already resolved.")
-    case = case_lock(request.case_id)
     request.status, request.resolved_by, request.resolved_at, request.resolution = status, actor, now, reason
     request.save(update_fields=["status", "resolved_by", "resolved_at", "resolution"])
+    case_save(case, fields=[], now=now)
     audit_record(case=case, actor=actor, action=f"{request.kind.lower()}_{status.lower()}", now=now, reason=reason,
                  after={"request_id": request.pk})
     return request
@@ -464,7 +492,7 @@ def case_hold_release(*, case_id, actor: str, reason: str, now: datetime) -> Non
 @transaction.atomic
 def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int | None = None) -> Case:
     """Admin: extend by `hours`, or by the policy's guard extension."""
-    case = case_lock(case_id)
+    case, now = case_lock(case_id, now=now)
     if case.is_final:
         raise ExtensionNotAllowed("This case has ended.")
     return case_deadline_extend(case, hours=hours or case.policy.get("guard_extension_hours", 48), actor=actor,
@@ -474,10 +502,11 @@ def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int |
 @transaction.atomic
 def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """Admin: lift a freeze; the new deadline gives the freelancer the policy's extension."""
+    _, now = case_lock(case_id, now=now)
     case = case_transition(case_id=case_id, to_status=CaseStatus.OPEN, actor=actor, action="unfrozen",
                            reason=reason, now=now)
     case.frozen_at = None
-    case.save(update_fields=["frozen_at"])
+    case_save(case, fields=["frozen_at"], now=now)
     case = case_deadline_extend(case, hours=case.policy.get("guard_extension_hours", 48), actor=actor, reason=reason,
                                 now=now)
     notices.webhook(case, event="case.unfrozen", now=now, data={"reason": reason})
@@ -488,11 +517,12 @@ def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
 def case_verify(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """VERIFIED: proposals come back at once (the freeze is lifted), the standing snapshot taken at
     flag time is restored (the marketplace is told with it), the freelancer is told."""
+    _, now = case_lock(case_id, now=now)
     case = case_transition(case_id=case_id, to_status=CaseStatus.VERIFIED, actor=actor, action="verified",
                            reason=reason, now=now)
     case.frozen_at = None
     case.standing_restored_at = now
-    case.save(update_fields=["frozen_at", "standing_restored_at"])
+    case_save(case, fields=["frozen_at", "standing_restored_at"], now=now)
     audit_record(case=case, actor=actor, action="standing_restored", now=now,
                  after={"standing": case.standing_snapshot})
     notices.closed(case, kind="verified", now=now)
@@ -502,11 +532,11 @@ def case_verify(*, case_id, actor: str, reason: str, now: datetime) -> Case:
 
 @transaction.atomic
 def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case:
-    """Admin: every link issued so far stops working; a new one is mailed to the freelancer."""
-    case = case_lock(case_id)
+    """Admin: every link issued so far stops working; a new one is mailed to the freelancer (and
+    replaces the old one in every message still waiting to be sent)."""
+    case, now = case_lock(case_id, now=now)
     case.link_nonce = new_link_nonce()  # every earlier token stops matching
-    case.updated_at = now
-    case.save(update_fields=["link_nonce", "updated_at"])
+    case_save(case, fields=["link_nonce"], now=now)
     audit_record(case=case, actor=actor, action="link_revoked", now=now, reason=reason)
-    notices.message(case, kind="new_link", now=now)
+    notices.new_link(case, now=now)
     return case
