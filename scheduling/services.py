@@ -12,37 +12,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
+from scheduling.errors import AlreadyBooked, BookingNotFound, HoursBusy, HoursInvalid, SlotTaken
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
 from scheduling.selectors import free_time_alternatives
-from verify_site.errors import Conflict, NotFound
-
-
-class SlotTaken(Conflict):
-    """`next_free_times`: free times soon after the taken one, as aware datetimes (the API renders
-    them as UTC ISO 8601, pages in the person's zone)."""
-
-    code = "slot_taken"
-    detail = "That time was just taken. Please pick another; free times soon after it are listed."
-
-    def __init__(self, *, next_free_times: list[datetime]):
-        super().__init__(extra={"next_free_times": next_free_times})
-        self.next_free_times = next_free_times
-
-
-class AlreadyBooked(Conflict):
-    code = "already_booked"
-    detail = "This case already has a booked call. Reschedule or cancel it instead."
-
-
-class BookingNotFound(NotFound):
-    code = "booking_not_found"
-    detail = "There is no booked call to change."
-
-
-class HoursBusy(Conflict):
-    code = "hours_busy"
-    detail = "Freelancers were booking your times just now; nothing was changed. Please try again."
-
 
 logger = logging.getLogger(__name__)
 
@@ -433,11 +405,6 @@ def representatives_slots_sync_all(*, now: datetime) -> int:
             continue
         synced += 1
     return synced
-
-
-
-class HoursInvalid(Conflict):
-    code = "hours_invalid"
 
 
 @_atomic_or_busy()

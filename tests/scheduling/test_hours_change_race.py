@@ -17,12 +17,12 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from scheduling import services
+from scheduling.errors import DomainError
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
 from scheduling.services import SyncResult, representative_slots_sync, time_off_add, working_hours_remove
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
 from tests.scheduling.conftest import client_for
 from tests.verification.test_concurrency import race
-from verify_site.errors import DomainError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from verification.freeze import can_submit_proposals, freeze_guard_failures
 
 from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus
@@ -13,7 +14,6 @@ from tests.factories import CaseFactory, UserFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification import calls
 from verification.errors import CallNotAllowed, ReviewNotAllowed
-from verification.freeze import can_submit_proposals, freeze_guard_failures
 from verification.models import AuditEvent, CallRecord, CaseStatus, ChecklistTemplate, Outcome, Review
 
 pytestmark = pytest.mark.django_db

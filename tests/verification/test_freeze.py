@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from verification.freeze import can_submit_proposals, freeze_guard_failures
 
 from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus, Displacement
@@ -13,7 +14,6 @@ from tests.conftest import send_due
 from tests.factories import CaseFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification import notices, services
-from verification.freeze import can_submit_proposals, freeze_guard_failures
 from verification.models import AuditEvent, CaseRequest, CaseStatus, RequestKind
 
 pytestmark = pytest.mark.django_db

@@ -11,16 +11,16 @@ from django.db import transaction
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from verification.freeze import can_submit_proposals
 
 from notifications.services import outbox_claim_due, outbox_send_batch
+from scheduling.errors import DomainError
 from scheduling.models import Booking, BookingStatus, Displacement, Slot
 from scheduling.selectors import availability_list
 from tests.factories import CaseFactory
 from tests.scheduling.conftest import make_reps
 from verification import notices, services
-from verification.freeze import can_submit_proposals
 from verification.models import AuditEvent, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
-from verify_site.errors import DomainError
 
 TICK = timedelta(hours=6)
 TICKS = 4 * 30  # a month

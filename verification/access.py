@@ -1,0 +1,10 @@
+"""Who among the staff may act on what: a representative on their own calls, a reviewer on the
+reviews assigned to them, an admin (superuser) on all. The one place this rule is written; views
+use it to show or refuse a page, services to refuse the change."""
+
+from django.contrib.auth.models import AbstractBaseUser
+
+
+def acts_for(user: AbstractBaseUser, owner_id: int | None) -> bool:
+    """Whether `user` may act on something that belongs to the user with id `owner_id`."""
+    return bool(user.is_superuser or (owner_id is not None and owner_id == user.pk))
