@@ -1,6 +1,7 @@
 """The API as the marketplace and the freelancers hit it: HTTP through gunicorn, in one command.
 
-    cd bench && ../.venv/bin/python http.py [--seconds 15] [--concurrency 8] [--workers 4] [--reseed]
+    cd bench && ../.venv/bin/python http.py [--seconds 15] [--passes 3] [--concurrency 8] [--workers 4]
+                                            [--only eligibility] [--reseed]
 
 1. Seeds a dedicated PostgreSQL database at a realistic scale (bench/http_seed.py: 200
    representatives in ten zones with a 21-day horizon of slots, 20,000 open cases in every status
@@ -10,8 +11,11 @@
 2. Starts gunicorn (sync workers, as in production) on a free loopback port with DEBUG off,
    persistent database connections and bench/http_settings.py, whose URL configuration adds two
    floor views to the production URLs (bench/http_urls.py): one indexed SELECT, one INSERT.
-3. Drives each scenario from one asyncio process (bench/http_load.py): a warm-up, then
-   --seconds or --limit requests, whichever comes first, --concurrency in flight, loopback only.
+3. Drives each scenario from one asyncio process (bench/http_load.py), --concurrency requests in
+   flight, loopback only: --seconds or --limit measured requests per scenario, whichever comes
+   first, split over --passes rounds through all the scenarios (so a load that drifts on a shared
+   machine weighs on all of them alike), each after a warm-up. Each floor runs right before and
+   right after the endpoints compared with it.
 4. Prints one table (requests, rps, p50, p99, answers other than 2xx, the ratio to the floor, the
    target, PASS/FAIL), the CPU each party used, and the load average at the start and the end.
    Everything it started is stopped, on Ctrl-C and errors too.
@@ -26,6 +30,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import shlex  # noqa: E402
@@ -36,7 +41,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 import uuid  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -114,9 +119,12 @@ class Scenario:
     name: str
     method: str
     make: object  # Callable[[int], Request]
-    floor: str | None = None  # the floor scenario it is compared with
+    floor_of: str = ""  # a floor ("read" or "write"): measured before and after the endpoints it measures
+    floor: str = ""  # the floor it is compared with: "read" or "write"
     target: float = 0.0  # rps share of the floor (>=), or p50 multiple of the floor (<=) when by_p50
     by_p50: bool = False
+    items: itertools.count = field(default_factory=itertools.count)  # numbers its requests across passes
+    result: http_load.Result = field(default_factory=http_load.Result)
 
 
 def _json_body(value) -> bytes:
@@ -190,25 +198,32 @@ def prepare(*, now, run_id: str, limit: int, rng: random.Random) -> tuple[list[S
         return "/api/v1/cases", {**marketplace_json, "Idempotency-Key": str(uuid.uuid4())}, body
 
     floor_ids = [f"fl-{rng.randint(1, 110_000)}" for _ in range(min(limit, 20_000))]
+    floor_read = cycle(floor_ids, lambda e: (f"/bench/floor/read/{e}", marketplace, None))
+
+    def floor_write(tag: str):
+        return lambda i: ("/bench/floor/write", marketplace_json, _json_body({"key": f"{run_id}-{tag}-{i}"}))
+
+    # each floor runs right before and right after the endpoints compared with it: a machine whose
+    # load drifts shows as two different floors, and the ratio is taken to their mean
     scenarios = [
-        Scenario("floor: one indexed SELECT", "GET",
-                 cycle(floor_ids, lambda e: (f"/bench/floor/read/{e}", marketplace, None))),
-        Scenario("floor: one INSERT", "POST",
-                 lambda i: ("/bench/floor/write", marketplace_json, _json_body({"key": f"{run_id}-{i}"}))),
+        Scenario("floor: one indexed SELECT (before)", "GET", floor_read, floor_of="read"),
         Scenario("GET eligibility, never flagged", "GET",
                  lambda i: (f"/api/v1/freelancers/never-{run_id}-{i}/eligibility", marketplace, None),
-                 floor="floor: one indexed SELECT", target=0.70),
+                 floor="read", target=0.70),
         Scenario("GET eligibility, in grace", "GET",
                  cycle(in_grace, lambda e: (f"/api/v1/freelancers/{e}/eligibility", marketplace, None)),
-                 floor="floor: one indexed SELECT", target=0.70),
+                 floor="read", target=0.70),
         Scenario("GET eligibility, past deadline", "GET",
                  cycle(past_deadline, lambda e: (f"/api/v1/freelancers/{e}/eligibility", marketplace, None)),
-                 floor="floor: one indexed SELECT", target=0.70),
+                 floor="read", target=0.70),
         Scenario("GET case/availability, 14 days", "GET",
                  cycle(frozen_tokens, lambda h: ("/api/v1/case/availability", h, None)),
-                 floor="floor: one indexed SELECT", target=2.0, by_p50=True),
-        Scenario("POST case/booking", "POST", booking, floor="floor: one INSERT", target=0.70),
-        Scenario("POST cases", "POST", case_create, floor="floor: one INSERT", target=0.60),
+                 floor="read", target=2.0, by_p50=True),
+        Scenario("floor: one indexed SELECT (after)", "GET", floor_read, floor_of="read"),
+        Scenario("floor: one INSERT (before)", "POST", floor_write("before"), floor_of="write"),
+        Scenario("POST case/booking", "POST", booking, floor="write", target=0.70),
+        Scenario("POST cases", "POST", case_create, floor="write", target=0.60),
+        Scenario("floor: one INSERT (after)", "POST", floor_write("after"), floor_of="write"),
     ]
     used = {"in grace": len(in_grace), "past deadline": len(past_deadline), "frozen (availability)": len(frozen),
             "bookable cases": len(bookable), "free (time, representative) pairs": len(free_times),
@@ -231,33 +246,40 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def report(results: dict[str, http_load.Result], scenarios: list[Scenario]) -> list[str]:
+def report(scenarios: list[Scenario]) -> list[str]:
+    floors: dict[str, tuple[float, float]] = {}  # kind: (rps, p50) over every floor request of that kind
+    for kind in ("read", "write"):
+        runs = [s.result for s in scenarios if s.floor_of == kind and s.result.requests]
+        if runs:
+            floors[kind] = (sum(run.requests for run in runs) / sum(run.elapsed for run in runs),
+                            percentile([t for run in runs for t in run.latencies], 50))
     header = ("endpoint", "requests", "rps", "p50", "p99", "answers", "vs floor", "target", "result")
     rows = [header]
     for scenario in scenarios:
-        result = results.get(scenario.name)
-        if result is None or not result.requests:
+        result = scenario.result
+        if not result.requests:
             continue
         answers = ", ".join(f"{status or 'no answer'}: {count:,}" for status, count in sorted(result.statuses.items()))
         p50, p99 = percentile(result.latencies, 50), percentile(result.latencies, 99)
         ratio = target = verdict = ""
-        floor = results.get(scenario.floor or "")
-        if floor and floor.requests:
+        if scenario.floor in floors:
+            floor_rps, floor_p50 = floors[scenario.floor]
             if scenario.by_p50:
-                value = p50 / percentile(floor.latencies, 50)
+                value = p50 / floor_p50
                 ratio, target, ok = f"p50 {value:.2f}x", f"p50 <= {scenario.target:.0f}x", value <= scenario.target
             else:
-                value = result.rps / floor.rps
+                value = result.rps / floor_rps
                 ratio, target, ok = f"{value:.0%}", f"rps >= {scenario.target:.0%}", value >= scenario.target
             verdict = "PASS" if ok else "FAIL"
         rows.append((scenario.name, f"{result.requests:,}", f"{result.rps:,.0f}", _ms(p50), _ms(p99), answers,
                      ratio, target, verdict))
     lines = _table(rows)
+    lines += [f"floor {kind} (before and after together): {rps:,.0f} rps, p50 {_ms(p50)}"
+              for kind, (rps, p50) in floors.items()]
     lines.append("")
     cpu_rows = [("CPU share of the machine (2 cores = 100%)", "client", "gunicorn", "postgres", "machine busy")]
     for scenario in scenarios:
-        cpu = results[scenario.name].cpu if scenario.name in results else {}
-        if cpu:
+        if cpu := scenario.result.cpu:
             cpu_rows.append((scenario.name, *(f"{cpu[k]:.0%}" for k in ("client", "gunicorn", "postgres", "busy"))))
     return lines + _table(cpu_rows)
 
@@ -275,7 +297,10 @@ def _table(rows: list[tuple]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15, help="measured time per scenario (default 15)")
-    parser.add_argument("--warmup", type=float, default=3, help="warm-up per scenario, not measured (default 3)")
+    parser.add_argument("--passes", type=int, default=3, help="the measured time split over this many rounds "
+                        "through all scenarios (default 3)")
+    parser.add_argument("--warmup", type=float, default=3, help="warm-up per scenario in the first pass (1 s in "
+                        "the others), not measured (default 3)")
     parser.add_argument("--limit", type=int, default=20_000, help="measured requests per scenario at most")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, for 2 cores)")
@@ -299,11 +324,10 @@ def main() -> None:
         print(f"reusing the data seeded in {DATABASE_URL} ({why}; --reseed to seed again)", flush=True)
     run_id = uuid.uuid4().hex[:8]
     scenarios, used = prepare(now=timezone.now(), run_id=run_id, limit=args.limit, rng=random.Random())
-    scenarios = [s for s in scenarios if s.name.startswith("floor") or args.only.lower() in s.name.lower()]
+    scenarios = [s for s in scenarios if s.floor_of or args.only.lower() in s.name.lower()]
     print("prepared: " + ", ".join(f"{k} {v:,}" for k, v in used.items()), flush=True)
 
     server = Gunicorn(workers=args.workers, worker_class=args.worker_class)
-    results: dict[str, http_load.Result] = {}
     load_before_run = os.getloadavg()
     try:
         server.start()
@@ -313,25 +337,31 @@ def main() -> None:
         def processes() -> http_load.Processes:
             return http_load.Processes(server=server.pids(), database=database_pids())
 
-        for scenario in scenarios:
-            result = http_load.run(server.base_url, scenario.method, scenario.make, concurrency=args.concurrency,
-                                   warmup=args.warmup, seconds=args.seconds, limit=args.limit, processes=processes)
-            results[scenario.name] = result
-            print(f"  {scenario.name}: {result.requests:,} requests, {result.rps:,.0f} rps, "
-                  f"p50 {_ms(percentile(result.latencies, 50)) if result.requests else '-'}", flush=True)
+        # the scenarios in turn, --passes times: a machine whose load drifts spreads it over all of them
+        for n in range(args.passes):
+            for scenario in scenarios:
+                http_load.run(server.base_url, scenario.method, scenario.make, scenario.items, scenario.result,
+                              concurrency=args.concurrency, warmup=args.warmup if n == 0 else min(args.warmup, 1),
+                              seconds=args.seconds / args.passes, limit=args.limit, processes=processes)
+            print(f"  pass {n + 1} of {args.passes} done", flush=True)
     finally:
         server.stop()
     load_end = os.getloadavg()
     command = "cd bench && ../.venv/bin/python http.py " + shlex.join(sys.argv[1:])
     print()
     print(f"command: {command.strip()}")
-    print(f"gunicorn {args.workers} {args.worker_class} workers, {args.concurrency} requests in flight, "
-          f"{args.warmup:g} s warm-up then {args.seconds:g} s or {args.limit:,} requests per scenario")
+    print(f"gunicorn {args.workers} {args.worker_class} workers, {args.concurrency} requests in flight; per scenario "
+          f"{args.seconds:g} s or {args.limit:,} requests measured, in {args.passes} passes through all scenarios, "
+          f"after a warm-up ({args.warmup:g} s in the first pass, {min(args.warmup, 1):g} s in the others)")
     print(f"load average (1/5/15 min): {'/'.join(f'{v:.2f}' for v in load_start)} before seeding, "
           f"{'/'.join(f'{v:.2f}' for v in load_before_run)} at the first request, "
           f"{'/'.join(f'{v:.2f}' for v in load_end)} at the end")
-    print("\n".join(report(results, scenarios)))
+    print("\n".join(report(scenarios)))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted: gunicorn was stopped", file=sys.stderr)
+        sys.exit(130)

@@ -28,10 +28,12 @@ class Exhausted(Exception):
 
 @dataclass
 class Result:
+    """A scenario's measured requests, added up over its passes."""
+
     latencies: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     elapsed: float = 0.0
-    cpu: dict[str, float] = field(default_factory=dict)  # share of the machine's CPU time, 0..1
+    cpu_seconds: Counter = field(default_factory=Counter)  # client, gunicorn, postgres, busy, total (machine)
 
     @property
     def requests(self) -> int:
@@ -40,6 +42,12 @@ class Result:
     @property
     def rps(self) -> float:
         return self.requests / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu(self) -> dict[str, float]:
+        """Each party's share of the machine's CPU time while measured (2 cores = 1.0)."""
+        total = self.cpu_seconds["total"]
+        return {k: self.cpu_seconds[k] / total for k in ("client", "gunicorn", "postgres", "busy")} if total else {}
 
 
 def _proc_cpu(pid: int) -> float:
@@ -85,12 +93,6 @@ class Processes:
                 "postgres": sum(map(_proc_cpu, self.database)), "busy": busy, "total": total}
 
 
-def _shares(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    total = after["total"] - before["total"]
-    return {name: (after[name] - before[name]) / total for name in ("client", "gunicorn", "postgres", "busy")} \
-        if total else {}
-
-
 async def _drive(session: aiohttp.ClientSession, method: str, make: Callable[[int], Request],
                  items: itertools.count, *, concurrency: int, seconds: float, limit: int,
                  result: Result | None) -> None:
@@ -117,32 +119,32 @@ async def _drive(session: aiohttp.ClientSession, method: str, make: Callable[[in
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def _scenario(base_url: str, method: str, make: Callable[[int], Request], *, concurrency: int,
-                    warmup: float, seconds: float, limit: int, processes: Callable[[], Processes]) -> Result:
+async def _scenario(base_url: str, method: str, make: Callable[[int], Request], items: itertools.count,
+                    result: Result, *, concurrency: int, warmup: float, seconds: float, limit: int,
+                    processes: Callable[[], Processes]) -> None:
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=True)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout,
                                      cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False) as session:
-        items = itertools.count()
         await _drive(session, method, make, items, concurrency=concurrency, seconds=warmup, limit=limit,
                      result=None)
         watched = processes()  # after the warm-up: every worker has its database connection
-        result = Result()
         before = watched.snapshot()
         started = time.perf_counter()
-        await _drive(session, method, make, items, concurrency=concurrency, seconds=seconds, limit=limit,
-                     result=result)
-        result.elapsed = time.perf_counter() - started
-        result.cpu = _shares(before, watched.snapshot())
-    return result
+        await _drive(session, method, make, items, concurrency=concurrency, seconds=seconds,
+                     limit=limit - result.requests, result=result)
+        result.elapsed += time.perf_counter() - started
+        after = watched.snapshot()
+        result.cpu_seconds.update({k: after[k] - before[k] for k in after})
 
 
-def run(base_url: str, method: str, make: Callable[[int], Request], *, concurrency: int, warmup: float,
-        seconds: float, limit: int, processes: Callable[[], Processes]) -> Result:
-    """Warm up for `warmup` seconds, then measure for `seconds` or `limit` requests, whichever
-    comes first (a hard stop a minute later in any case)."""
-    return asyncio.run(asyncio.wait_for(
-        _scenario(base_url, method, make, concurrency=concurrency, warmup=warmup, seconds=seconds, limit=limit,
-                  processes=processes),
+def run(base_url: str, method: str, make: Callable[[int], Request], items: itertools.count, result: Result, *,
+        concurrency: int, warmup: float, seconds: float, limit: int, processes: Callable[[], Processes]) -> None:
+    """One pass of a scenario: warm up for `warmup` seconds, then measure for `seconds`, adding to
+    `result`, until it holds `limit` requests (a hard stop a minute later in any case). `items`
+    numbers the requests across passes, so no request is made twice (a booking, a new case)."""
+    asyncio.run(asyncio.wait_for(
+        _scenario(base_url, method, make, items, result, concurrency=concurrency, warmup=warmup, seconds=seconds,
+                  limit=limit, processes=processes),
         timeout=warmup + seconds + 60,
     ))
