@@ -5,6 +5,7 @@ a new loopback connection (gunicorn's sync workers close every connection after 
 in production), bounded by time and by count. Bodies are read, never parsed. CPU is taken from
 /proc for the machine, the gunicorn master and workers and the PostgreSQL backends serving them,
 and from getrusage for this process, so a report can show the client did not starve the server.
+PostgreSQL's parallel query workers live for one query and are not counted.
 """
 
 import asyncio
