@@ -5,10 +5,26 @@ from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
 from notifications.services import message_retry
 
 
+class UncertainFilter(admin.SimpleListFilter):
+    title = "attempts of unknown outcome"
+    parameter_name = "uncertain"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Some: a copy may have been delivered"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(uncertain_attempts__gt=0)
+        if self.value() == "no":
+            return queryset.filter(uncertain_attempts=0)
+        return queryset
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["kind", "recipient", "status", "due_at", "sent_at", "attempts", "skip_reason"]
-    list_filter = ["status", "kind"]
+    list_display = ["kind", "recipient", "status", "due_at", "sent_at", "attempts", "uncertain_attempts",
+                    "attempt_started_at", "skip_reason"]
+    list_filter = ["status", UncertainFilter, "kind"]
     search_fields = ["recipient", "subject", "case_ref"]
     date_hierarchy = "due_at"
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]

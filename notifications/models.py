@@ -17,7 +17,10 @@ class OutboxMessage(models.Model):
     `(kind, subject, version)` is unique, so a message exists once: `subject` is what it is about
     ("booking:<id>", "case:<id>", "rep:<id>") and `version` the state it was made for (a booking's
     sequence, a case's deadline). The beat sweep claims due rows; a send step re-checks that the
-    message still holds, sends, and records the outcome. Retries are rows due again later.
+    message still holds, marks the attempt (committed) before talking to the mail server, hands the
+    message over and records the outcome. Retries are rows due again later. An attempt whose worker
+    died before its outcome was recorded is counted in `uncertain_attempts`: that message may have
+    reached the recipient, and is sent again with the same Message-ID (or Webhook-Id).
     """
 
     kind = models.CharField(max_length=60)
@@ -30,6 +33,14 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A SENDING claim expires then.")
+    attempt_started_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the delivery in progress began (committed before the mail server is spoken to); "
+                  "cleared when its outcome is recorded.")
+    uncertain_attempts = models.PositiveSmallIntegerField(
+        default=0, verbose_name="attempts of unknown outcome",
+        help_text="Deliveries whose worker died before their outcome was recorded: each may have reached the "
+                  "recipient, so a copy with the same Message-ID or Webhook-Id may exist.")
     sent_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=200, blank=True)
     last_error = models.TextField(blank=True)
@@ -40,6 +51,8 @@ class OutboxMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["kind", "subject", "version"], name="outbox_message_once"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="outbox_status_known"),
+            models.CheckConstraint(condition=Q(attempt_started_at__isnull=True) | Q(status=MessageStatus.SENDING),
+                                   name="outbox_attempt_only_while_sending"),
         ]
         indexes = [
             models.Index(fields=["due_at"], name="outbox_pending_due_idx", condition=Q(status="PENDING")),

@@ -21,7 +21,9 @@ TIMEOUT_SECONDS = 10
 
 
 class WebhookFailed(Exception):
-    pass
+    def __init__(self, detail: str, *, may_have_arrived: bool = False):
+        super().__init__(detail)
+        self.may_have_arrived = may_have_arrived  # no answer: the receiver may have stored it
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -64,6 +66,7 @@ def webhook_deliver(message: OutboxMessage, *, now: datetime) -> None:
     except urllib.error.HTTPError as error:
         raise WebhookFailed(f"HTTP {error.code} from {endpoint.url}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise WebhookFailed(f"no answer from {endpoint.url}: {error}") from None
+        refused = isinstance(getattr(error, "reason", error), ConnectionRefusedError)
+        raise WebhookFailed(f"no answer from {endpoint.url}: {error}", may_have_arrived=not refused) from None
     if not 200 <= status < 300:
         raise WebhookFailed(f"HTTP {status} from {endpoint.url}")

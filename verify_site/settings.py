@@ -164,6 +164,11 @@ OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=30)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 OUTBOX_SEND_CHUNK = 25  # messages per send task, over one SMTP connection
 OUTBOX_MAX_BATCHES_PER_SWEEP = 40
+# A claimed message whose send task has not started by then is claimed again: a task lost with the
+# broker's queue is replaced at the next sweep (shorter than the sweep interval, see the README).
+OUTBOX_CLAIM_LEASE_SECONDS = env.int("OUTBOX_CLAIM_LEASE_SECONDS", default=max(1, OUTBOX_SWEEP_SECONDS // 2))
+# A worker holds the messages of the task it runs, and an attempt, this long; keep it above the send
+# task's hard time limit (CELERY_TASK_TIME_LIMIT) so a live worker is never overtaken.
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
 OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
