@@ -67,21 +67,21 @@ def outbox_claim_due(*, now: datetime, limit: int) -> list[int]:
     OUTBOX_LEASE_SECONDS (`outbox_send_batch`). An attempt still open when that expires means its
     worker died during the delivery: the message may have been delivered, which is counted in
     `uncertain_attempts`; it is sent again (same Message-ID) unless it has used all its attempts."""
-    due = list(
+    # expired claims first: they fell due before anything due now (after a broker loss, all of them)
+    expired = list(
         OutboxMessage.objects.select_for_update(skip_locked=True)
-        .filter(status=MessageStatus.PENDING, due_at__lte=now)
-        .order_by("due_at")
+        .filter(status=MessageStatus.SENDING, lease_until__lt=now)
+        .order_by("lease_until")
         .values_list("pk", flat=True)[:limit]
     )
-    if len(due) < limit:
-        expired = list(
+    due = _attempts_lost(message_ids=expired, now=now) if expired else []
+    if len(expired) < limit:
+        due += list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(status=MessageStatus.SENDING, lease_until__lt=now)
-            .order_by("lease_until")
-            .values_list("pk", flat=True)[: limit - len(due)]
+            .filter(status=MessageStatus.PENDING, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("pk", flat=True)[: limit - len(expired)]
         )
-        if expired:
-            due += _attempts_lost(message_ids=expired, now=now)
     OutboxMessage.objects.filter(pk__in=due).update(
         status=MessageStatus.SENDING,
         lease_until=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS),
