@@ -110,7 +110,7 @@ class Celery:
     """A worker or beat in its own process group, so the whole of it can be killed."""
 
     def __init__(self, role: str, env: dict, log: Path, *extra: str):
-        self.log = log.open("a")
+        self.log_path, self.log = log, log.open("a")
         app = "bench._faults_app" if role == "worker" else "verify_site"
         self.process = subprocess.Popen([sys.executable, "-m", "celery", "-A", app, role, "--loglevel=INFO", *extra],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -139,6 +139,12 @@ class Celery:
                 pass
         self.kill()
         self.log.close()
+
+
+def log_times(path: Path, text: str) -> list[float]:
+    """Unix times of the log lines containing `text` ("[2026-12-02 03:48:29,599: INFO/...] ...", local time)."""
+    return [datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            for line in path.read_text().splitlines() if text in line and line.startswith("[")]
 
 
 def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
@@ -313,6 +319,8 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
         late_after_back = [first_accept[pk] - max(due, back) for pk, due in outage_due if pk in first_accept]
         late = [first_accept[pk] - due for pk, due in outage_due if pk in first_accept]
         lost_2 = [pk for pk, _ in phase2 if pk not in first_accept]
+        reconnected = [stamp for process in workers for stamp in log_times(process.log_path, "Connected to")
+                       if stamp > back]
     finally:
         for process in [*workers, *([scheduler] if scheduler else [])]:
             process.stop()
@@ -339,6 +347,9 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
           f"down {args.outage} s while 300 more fell due; back empty; OUTBOX_LEASE_SECONDS="
           f"{settings.OUTBOX_LEASE_SECONDS}, OUTBOX_CLAIM_LEASE_SECONDS={claim_lease}")
     print(f"   drained: {drained_2}, lost: {len(lost_2)}")
+    if reconnected:
+        print(f"   both workers connected again {max(reconnected) - back:.1f} s after the broker came back "
+              f"(Celery's back-off: 2, 4, 6 ... s between tries)")
     if stranded:
         print(f"   {len(claimed_when_back)} claimed but unsent when the broker came back (their tasks lost): the "
               f"first accepted {min(stranded):.1f} s after it came back, the last {max(stranded):.1f} s after")

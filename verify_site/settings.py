@@ -207,7 +207,10 @@ CELERY_BEAT_SCHEDULE = {
     "displaced-bookings": {"task": "verification.tasks.bookings_displaced_handle", "schedule": 60},
     "rep-no-show": {"task": "verification.tasks.bookings_rep_no_show_detect", "schedule": 60},
     "deadline-sweep": {"task": "verification.tasks.cases_deadline_sweep", "schedule": 60},
-    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
+    # A sweep that waited a whole interval in the queue is dropped: a newer one is behind it, queued
+    # after the send tasks the last sweep made, so when a sweep runs every task before it was taken.
+    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS,
+                        "options": {"expires": OUTBOX_SWEEP_SECONDS}},
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
     "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
 }

@@ -214,6 +214,8 @@ def test_a_claim_whose_send_task_never_started_is_taken_again_after_the_short_cl
     assert len(outbox_claim_due(now=now, limit=100)) == 1  # claimed, then its task is lost with the broker
     assert outbox_claim_due(now=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS - 1), limit=100) == []
     assert settings.OUTBOX_CLAIM_LEASE_SECONDS < settings.OUTBOX_SWEEP_SECONDS < settings.OUTBOX_LEASE_SECONDS
+    # a sweep runs only if it waited less than one interval: the send tasks queued before it were taken
+    assert settings.CELERY_BEAT_SCHEDULE["outbox-dispatch"]["options"]["expires"] == settings.OUTBOX_SWEEP_SECONDS
     assert send_due(now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS + 1)) == {"sent": 1}
 
 
