@@ -2,8 +2,10 @@
 templates/notifications/email/<kind>/ (subject.txt, body.txt, body.html).
 
 `still_holds` returns why a message should be skipped (or None to send); it is asked right before
-sending. `after_sent` runs in the same transaction that records the message as sent; apps that
-depend on notifications (verification) attach theirs with `on_sent`, explicitly, at start-up.
+sending. `after_sent` runs in the transaction that records the message as sent, written before the
+message is handed over and committed when the server accepts it (or rolled back if it does not);
+apps that depend on notifications (verification) attach theirs with `on_sent`, explicitly, at
+start-up.
 """
 
 from collections.abc import Callable
