@@ -13,3 +13,13 @@ class MessageKey:
     kind: str
     topic: str
     revision: str
+
+
+def booking_topic(booking_id) -> str:
+    """What the messages about a booking are about (their kinds re-check the booking by it)."""
+    return f"booking:{booking_id}"
+
+
+def booking_revision(sequence: int) -> str:
+    """A booking's messages are made for one of its versions (its invite's SEQUENCE)."""
+    return f"booking-seq-{sequence}"

@@ -6,8 +6,7 @@ messages are built here (and, for the deadline warnings, in `verification.deadli
 from datetime import datetime, timedelta
 from typing import Any
 
-from notifications.keys import MessageKey
-
+from notifications.keys import MessageKey, booking_revision, booking_topic
 from notifications.rendering import AfterSending
 from notifications.services import (
     outbox_context_update_pending,
@@ -22,10 +21,6 @@ from verification.deadlines.rules import case_topic, notice_key
 from verification.links import freelancer_url
 from verification.models import Case
 from verification.selectors import iso
-
-
-def booking_topic(booking: Booking) -> str:
-    return f"booking:{booking.id}"
 
 
 def change_revision(case: Case) -> str:
@@ -71,10 +66,10 @@ def notice_enqueue(case: Case, *, grace: AfterSending, now: datetime) -> None:
 def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: datetime) -> None:
     """Confirmation (or 'moved') with the invite, and reminders before the call; older messages
     about this booking are dropped."""
-    topic = booking_topic(booking)
+    topic = booking_topic(booking.id)
     outbox_skip_pending(topic=topic, reason="the booking changed", now=now)
     context = _booking_context(case, booking)
-    revision = f"booking-seq-{booking.sequence}"
+    revision = booking_revision(booking.sequence)
     case_email_enqueue(case, key=MessageKey(kind, topic, revision), now=now, context=context)
     for minutes in case.policy.reminder_offsets_minutes:
         due = booking.starts_at - timedelta(minutes=minutes)
@@ -84,10 +79,10 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
 
 
 def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, now: datetime) -> None:
-    topic = booking_topic(booking)
+    topic = booking_topic(booking.id)
     outbox_skip_pending(topic=topic, reason="the booking was cancelled", now=now)
     kind = "booking_cancelled_by_us" if by_us else "booking_cancelled"
-    case_email_enqueue(case, key=MessageKey(kind, topic, f"booking-seq-{booking.sequence}"), now=now,
+    case_email_enqueue(case, key=MessageKey(kind, topic, booking_revision(booking.sequence)), now=now,
                        context=_booking_context(case, booking))
 
 

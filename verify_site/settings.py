@@ -164,9 +164,17 @@ OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=30)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 OUTBOX_SEND_CHUNK = 25  # messages per send task, over one SMTP connection
 OUTBOX_MAX_BATCHES_PER_SWEEP = 40
+# A claimed message whose send task has not started by then is claimed again: a task lost with the
+# broker's queue is replaced at the next sweep (shorter than the sweep interval, see the README).
+OUTBOX_CLAIM_LEASE_SECONDS = env.int("OUTBOX_CLAIM_LEASE_SECONDS", default=max(1, OUTBOX_SWEEP_SECONDS // 2))
+# A worker holds the messages of the task it runs, and an attempt, this long; keep it above the send
+# task's hard time limit (CELERY_TASK_TIME_LIMIT) so a live worker is never overtaken.
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
 OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
+
+# How often verification asks the outbox which notices were sent (the grace period starts then).
+NOTICE_SENT_CHECK_SECONDS = 10
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -199,10 +207,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 CELERY_BEAT_SCHEDULE = {
     "slots-sync": {"task": "scheduling.tasks.representatives_slots_sync_all", "schedule": 15 * 60},
+    "notices-sent": {"task": "verification.tasks.cases_notice_sent_record", "schedule": NOTICE_SENT_CHECK_SECONDS},
     "displaced-bookings": {"task": "verification.tasks.bookings_displaced_handle", "schedule": 60},
     "rep-no-show": {"task": "verification.tasks.bookings_rep_no_show_detect", "schedule": 60},
     "deadline-sweep": {"task": "verification.tasks.cases_deadline_sweep", "schedule": 60},
-    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
+    # A sweep that waited a whole interval in the queue is dropped: a newer one is behind it, queued
+    # after the send tasks the last sweep made, so when a sweep runs every task before it was taken.
+    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS,
+                        "options": {"expires": OUTBOX_SWEEP_SECONDS}},
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
     "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
 }

@@ -3,14 +3,17 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from icalendar import Calendar
 
 from notifications.models import MessageStatus, OutboxMessage
+from notifications.rendering import message_id
 from notifications.services import message_send, outbox_claim_due, outbox_send_batch
 from scheduling.models import Booking, BookingStatus
 from tests.conftest import send_due
 from tests.factories import CaseFactory
+from tests.notifications.failing_backend import WorkerDied
 from tests.scheduling.conftest import client_for, make_reps
 from verification import services
 from verification.models import CaseStatus
@@ -174,12 +177,24 @@ def test_failures_are_retried_with_backoff_then_failed_with_the_error(reps, now,
     assert confirmation.status == MessageStatus.PENDING and confirmation.attempts == 1
     assert confirmation.due_at == now + timedelta(seconds=60)
     assert "SMTPServerDisconnected" in confirmation.last_error
+    assert confirmation.uncertain_attempts == 1  # the server hung up: it may have stored the message
     send_due(now + timedelta(seconds=60))
     confirmation.refresh_from_db()
     assert confirmation.due_at == now + timedelta(seconds=60 + 120)  # exponential
     send_due(now + timedelta(seconds=180))
     confirmation.refresh_from_db()
     assert confirmation.status == MessageStatus.FAILED and confirmation.attempts == 3
+
+
+def test_a_refusal_is_retried_and_is_not_an_uncertain_attempt(reps, now, frozen_clock, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.RefusingBackend"
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    assert send_due(now) == {"retry": 1}
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert (confirmation.status, confirmation.attempts, confirmation.uncertain_attempts) == (
+        MessageStatus.PENDING, 1, 0)
+    assert confirmation.attempt_started_at is None and "554" in confirmation.last_error
 
 
 def test_a_redelivered_send_task_sends_nothing_twice(reps, now, frozen_clock):
@@ -192,12 +207,93 @@ def test_a_redelivered_send_task_sends_nothing_twice(reps, now, frozen_clock):
     assert len(mail.outbox) == 1
 
 
-def test_a_claim_whose_worker_died_is_taken_again_after_its_lease(reps, now, frozen_clock, settings):
+def test_a_claim_whose_send_task_never_started_is_taken_again_after_the_short_claim_lease(
+        reps, now, frozen_clock, settings):
     case = CaseFactory()
     client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
-    assert len(outbox_claim_due(now=now, limit=100)) == 1  # claimed, then the worker is lost
-    assert outbox_claim_due(now=now + timedelta(seconds=10), limit=100) == []
+    assert len(outbox_claim_due(now=now, limit=100)) == 1  # claimed, then its task is lost with the broker
+    assert outbox_claim_due(now=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS - 1), limit=100) == []
+    assert settings.OUTBOX_CLAIM_LEASE_SECONDS < settings.OUTBOX_SWEEP_SECONDS < settings.OUTBOX_LEASE_SECONDS
+    # a sweep runs only if it waited less than one interval: the send tasks queued before it were taken
+    assert settings.CELERY_BEAT_SCHEDULE["outbox-dispatch"]["options"]["expires"] == settings.OUTBOX_SWEEP_SECONDS
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS + 1)) == {"sent": 1}
+
+
+def test_messages_a_worker_took_are_held_for_the_long_lease_then_taken_again(reps, now, frozen_clock, settings):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    ids = outbox_claim_due(now=now, limit=100)
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.DieOnConnect"
+    with time_machine.travel(now, tick=False), pytest.raises(WorkerDied):
+        outbox_send_batch(message_ids=ids)  # took the task, died before delivering anything
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox_claim_due(now=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS + 1), limit=100) == []
     assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)) == {"sent": 1}
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert (confirmation.attempts, confirmation.uncertain_attempts) == (1, 0)  # nothing began: no doubt
+    assert len(mail.outbox) == 1
+
+
+def test_a_worker_dying_after_the_server_accepted_leaves_its_attempt_and_the_copy_keeps_the_message_id(
+        reps, now, frozen_clock, settings):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
+    with pytest.raises(WorkerDied):
+        send_due(now)
+    [delivered] = mail.outbox
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    # the attempt was recorded before the server was spoken to, and never closed
+    assert (confirmation.status, confirmation.attempts) == (MessageStatus.SENDING, 1)
+    assert confirmation.attempt_started_at == now and confirmation.uncertain_attempts == 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS - 1)) == {}  # its worker may be alive
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)) == {"sent": 1}
+    confirmation.refresh_from_db()
+    assert (confirmation.status, confirmation.attempts, confirmation.uncertain_attempts) == (MessageStatus.SENT, 2, 1)
+    assert confirmation.attempt_started_at is None and "may have been delivered" in confirmation.last_error
+    _, copy = mail.outbox
+    assert copy.extra_headers["Message-ID"] == delivered.extra_headers["Message-ID"] == message_id(confirmation)
+
+
+def test_a_notice_whose_worker_died_after_acceptance_starts_the_grace_period_only_when_recorded(
+        now, frozen_clock, settings):
+    from verification import notices
+
+    case = CaseFactory(notice_sent_at=None, deadline_at=None)
+    notices.notice(case, now=now)
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
+    with pytest.raises(WorkerDied):
+        send_due(now)
+    notice = OutboxMessage.objects.get(kind="notice")
+    assert (notice.status, notice.attempts) == (MessageStatus.SENDING, 1) and notice.attempt_started_at == now
+    case.refresh_from_db()
+    assert case.notice_sent_at is None and case.deadline_at is None  # never a deadline without the record
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    later = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    assert send_due(later) == {"sent": 1}
+    notice.refresh_from_db()
+    case.refresh_from_db()
+    assert (notice.status, notice.uncertain_attempts) == (MessageStatus.SENT, 1)
+    assert case.notice_sent_at == later and case.deadline_at == later + timedelta(days=7)
+    assert len(mail.outbox) == 2 and len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 1
+
+
+def test_a_message_whose_workers_keep_dying_fails_after_its_attempts_flagged_uncertain(
+        reps, now, frozen_clock, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
+    lease = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    for at in (now, now + lease):
+        with pytest.raises(WorkerDied):
+            send_due(at)
+    assert send_due(now + 2 * lease) == {}
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert (confirmation.status, confirmation.attempts, confirmation.uncertain_attempts) == (
+        MessageStatus.FAILED, 2, 2)
+    assert confirmation.attempt_started_at is None and confirmation.lease_until is None
 
 
 def test_representative_agenda_once_a_day_in_their_morning(reps, now, frozen_clock):

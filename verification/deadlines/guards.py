@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from notifications.selectors import messages_sent_at
 
+from notifications.selectors import messages_sent_at
 from scheduling.selectors import booking_active_for, bookings_unmade_good_exist, offered_times_count
 from verification.deadlines.rules import warning_key
 from verification.models import Case, CaseRequest, CaseStatus, RequestStatus
