@@ -55,7 +55,8 @@ def render_email(message: OutboxMessage, *, now: datetime) -> EmailMultiAlternat
         subject=subject,
         body=render_to_string(f"{folder}/body.txt", context),
         to=[message.recipient],
-        headers={"Message-ID": message_id(message), "X-Verification-Kind": message.kind},
+        headers={"Message-ID": message_id(message), "X-Verification-Kind": message.kind,
+                 "X-Verification-Revision": message.revision},
     )
     email.attach_alternative(render_to_string(f"{folder}/body.html", context), "text/html")
     if kind.invite:

@@ -58,10 +58,22 @@ def marketplace(api_key) -> APIClient:
 
 
 def send_due(at: datetime) -> dict[str, int]:
-    """Run the outbox as the beat sweep and a worker would, at `at` (email: Django's test outbox)."""
+    """Run the outbox as the beat sweep and a worker would, at `at` (email: Django's test outbox),
+    then let verification see which notices went out, as its beat task does."""
     import time_machine
 
     from notifications.services import outbox_claim_due, outbox_send_batch
+    from verification.deadlines.services import cases_notice_sent_record
 
     with time_machine.travel(at, tick=False):
-        return outbox_send_batch(message_ids=outbox_claim_due(now=at, limit=100_000))
+        outcomes = outbox_send_batch(message_ids=outbox_claim_due(now=at, limit=100_000))
+        cases_notice_sent_record(now=at)
+        return outcomes
+
+
+def notice_enqueue(case, *, now: datetime) -> None:
+    """The notice of a case, as flagging it writes it."""
+    from verification.deadlines.rules import grace_period
+    from verification.messages import notice_enqueue as enqueue
+
+    enqueue(case, grace=grace_period(case.policy), now=now)

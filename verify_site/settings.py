@@ -174,7 +174,7 @@ OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
 OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
 
 # How often verification asks the outbox which notices were sent (the grace period starts then).
-NOTICE_SENT_CHECK_SECONDS = 10
+NOTICE_SENT_CHECK_SECONDS = min(10, OUTBOX_SWEEP_SECONDS)
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -225,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "verify_site.schema.ViewScopedAutoSchema",
     "EXCEPTION_HANDLER": "verify_site.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -16,6 +16,7 @@ from tests.browser.conftest import assert_accessible, assert_fits_the_phone, scr
 from tests.factories import CaseFactory
 from tests.notifications.processes import smtp_sink
 from tests.scheduling.conftest import client_for, make_reps
+from verification.deadlines.services import cases_notice_sent_record
 from verification.links import freelancer_url
 from verification.models import Case, CaseRequest, CaseStatus
 
@@ -23,7 +24,9 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def send_outbox() -> None:
+    """What the worker and verification's beat task do: send what is due, start the grace periods."""
     outbox_send_batch(message_ids=outbox_claim_due(now=timezone.now(), limit=1000))
+    cases_notice_sent_record(now=timezone.now())
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from notifications.models import MessageStatus, OutboxMessage
 from notifications.rendering import message_id
 from notifications.services import message_send, outbox_claim_due, outbox_send_batch
 from scheduling.models import Booking, BookingStatus
-from tests.conftest import send_due
+from tests.conftest import notice_enqueue, send_due
 from tests.factories import CaseFactory
 from tests.notifications.failing_backend import WorkerDied
 from tests.scheduling.conftest import client_for, make_reps
-from verification import services
 from verification.models import CaseStatus
+from verification.services.cases import case_withdraw
 
 pytestmark = pytest.mark.django_db
 AT = "2026-03-04T10:00:00Z"  # 46 hours after now: every reminder offset is still ahead
@@ -95,8 +95,9 @@ def test_moved_booking_gets_reminders_for_the_new_time_only(reps, now, frozen_cl
     client.post("/api/v1/case/booking", {"starts_at": AT}, format="json")
     client.patch("/api/v1/case/booking", {"starts_at": "2026-03-05T10:00:00Z"}, format="json")
     pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING)
-    assert sorted(pending.values_list("kind", "version")) == [
-        ("booking_moved", 1), ("reminder:10", 1), ("reminder:1440", 1), ("reminder:60", 1)]
+    assert sorted(pending.values_list("kind", "revision")) == [
+        ("booking_moved", "booking-seq-1"), ("reminder:10", "booking-seq-1"), ("reminder:1440", "booking-seq-1"),
+        ("reminder:60", "booking-seq-1")]
     send_due(datetime(2026, 3, 5, 9, 55, tzinfo=UTC))  # just before the new call
     assert [m.subject.split(":")[0] for m in mail.outbox] == [
         "Your verification call moved", "Reminder", "Reminder", "Reminder"]
@@ -137,9 +138,7 @@ def test_reminder_24_hours_before_a_call_the_day_after_dst_is_24_real_hours(now,
 
 def test_notice_then_deadline_warnings_while_not_booked(reps, now, frozen_clock):
     case = CaseFactory(notice_sent_at=None, deadline_at=None)
-    from verification import notices
-
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     send_due(now)
     case.refresh_from_db()
     assert case.deadline_at == now + timedelta(days=7)
@@ -160,7 +159,7 @@ def test_notice_then_deadline_warnings_while_not_booked(reps, now, frozen_clock)
 def test_withdrawal_skips_everything_pending_and_says_so(reps, now, frozen_clock):
     case = CaseFactory()
     client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
-    services.case_withdraw(case_id=case.id, actor="marketplace:x", reason="error", now=now)
+    case_withdraw(case_id=case.id, actor="marketplace:x", reason="error", now=now)
     assert OutboxMessage.objects.filter(status=MessageStatus.PENDING).values_list("kind", flat=True).get() == \
         "withdrawn"
     send_due(CALL)
@@ -258,10 +257,8 @@ def test_a_worker_dying_after_the_server_accepted_leaves_its_attempt_and_the_cop
 
 def test_a_notice_whose_worker_died_after_acceptance_starts_the_grace_period_only_when_recorded(
         now, frozen_clock, settings):
-    from verification import notices
-
     case = CaseFactory(notice_sent_at=None, deadline_at=None)
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
     with pytest.raises(WorkerDied):
         send_due(now)
@@ -320,7 +317,8 @@ def test_case_status_untouched_by_sending(reps, now, frozen_clock):
 
 def test_failed_messages_are_visible_in_the_admin_and_can_be_sent_again(admin_client, now, frozen_clock):
     case = CaseFactory()
-    failed = OutboxMessage.objects.create(kind="withdrawn", subject=f"case:{case.id}", case_ref=case.id,
+    failed = OutboxMessage.objects.create(kind="withdrawn", topic=f"case:{case.id}", revision="case-rev-2",
+                                          case_ref=case.id,
                                           recipient="x@example.com", context={"first_name": "X"}, due_at=now,
                                           status=MessageStatus.FAILED, attempts=6, last_error="SMTPException: 554",
                                           created_at=now, updated_at=now)

@@ -14,12 +14,13 @@ from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from notifications.keys import MessageKey
 from notifications.models import MessageStatus, OutboxMessage
 from notifications.services import message_send, outbox_claim_due, outbox_enqueue, outbox_send_batch
+from tests.conftest import notice_enqueue
 from tests.factories import CaseFactory
 from tests.notifications.processes import RedisServer, app_env, beat, smtp_sink, worker
 from tests.scheduling.conftest import client_for, make_reps
-from verification import notices
 from verification.models import Case
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -95,7 +96,7 @@ def test_worker_killed_in_the_middle_of_a_batch_every_message_is_sent_once(broke
     now = timezone.now()
     cases = [CaseFactory(notice_sent_at=None, deadline_at=None) for _ in range(30)]
     for case in cases:
-        notices.notice(case, now=now)
+        notice_enqueue(case, now=now)
     with smtp_sink(rcpt_delay=0.3) as (sink, port):
         env = app_env(broker=broker, smtp_port=port, tmp_path=tmp_path, OUTBOX_LEASE_SECONDS="3")
         first, scheduler = worker(env), beat(env)
@@ -109,6 +110,8 @@ def test_worker_killed_in_the_middle_of_a_batch_every_message_is_sent_once(broke
             assert OutboxMessage.objects.filter(status=MessageStatus.SENDING).exists()
             second = worker(env)
             received = sink.wait_for(30, timeout=120)
+            # verification's beat task sees the notices sent and starts each grace period
+            wait_until(lambda: Case.objects.filter(notice_sent_at__isnull=False).count() == 30, timeout=30)
         finally:
             for process in (first, scheduler, second):
                 if process:
@@ -123,7 +126,7 @@ def test_a_worker_killed_after_the_server_accepted_leaves_its_attempt_and_the_co
         broker, tmp_path):
     now = timezone.now()
     case = CaseFactory(notice_sent_at=None, deadline_at=None)
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     with smtp_sink(reply_delay=10, delayed_replies=1) as (sink, port):
         env = app_env(broker=broker, smtp_port=port, tmp_path=tmp_path, OUTBOX_LEASE_SECONDS="3")
         first, scheduler = worker(env), beat(env)
@@ -138,6 +141,7 @@ def test_a_worker_killed_after_the_server_accepted_leaves_its_attempt_and_the_co
             assert Case.objects.get(pk=case.pk).notice_sent_at is None
             second = worker(env)
             received = sink.wait_for(2, timeout=60)
+            wait_until(lambda: Case.objects.filter(pk=case.pk, notice_sent_at__isnull=False).exists(), timeout=30)
         finally:
             for process in (first, scheduler, second):
                 if process:
@@ -155,7 +159,7 @@ def test_messages_whose_send_tasks_the_broker_lost_go_out_at_the_next_sweep_not_
     redis_server.start()
     now = timezone.now()
     for _ in range(60):
-        notices.notice(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
+        notice_enqueue(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
     with smtp_sink(rcpt_delay=0.2) as (sink, port):
         env = app_env(broker=redis_server.url, smtp_port=port, tmp_path=tmp_path, OUTBOX_LEASE_SECONDS="600",
                       OUTBOX_CLAIM_LEASE_SECONDS="1")
@@ -184,7 +188,7 @@ def test_two_sweeps_racing_and_a_redelivered_task_send_each_message_once(setting
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     now = timezone.now()
     for _ in range(40):
-        notices.notice(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
+        notice_enqueue(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
     barrier = threading.Barrier(2)
     claims: list[list[int]] = [[], []]
 
@@ -211,7 +215,7 @@ def test_a_message_another_worker_is_sending_is_left_to_it(settings):
     sends nothing and leaves the row to the one that does."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     now = timezone.now()
-    notices.notice(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
+    notice_enqueue(CaseFactory(notice_sent_at=None, deadline_at=None), now=now)
     [message_id] = outbox_claim_due(now=now, limit=10)
     locked, release = threading.Event(), threading.Event()
 
@@ -243,7 +247,7 @@ def test_a_message_another_worker_is_delivering_is_left_to_it_without_any_lock(s
     a second worker given the same message sends nothing, during the delivery and after it."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     now = timezone.now()
-    outbox_enqueue(kind="withdrawn", subject="case:x", recipient="x@example.com", due_at=now, now=now,
+    outbox_enqueue(key=MessageKey("withdrawn", "case:x", "case-rev-2"), recipient="x@example.com", due_at=now, now=now,
                    context={"first_name": "X", "timezone": "UTC"})
     [message_id] = outbox_claim_due(now=now, limit=10)
     in_delivery, release = threading.Event(), threading.Event()

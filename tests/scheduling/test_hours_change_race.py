@@ -17,7 +17,7 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from scheduling import services
-from scheduling.errors import DomainError
+from scheduling.errors import DomainError, HoursBusy
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
 from scheduling.services import SyncResult, representative_slots_sync, time_off_add, working_hours_remove
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
@@ -286,7 +286,7 @@ def test_a_change_that_cannot_get_its_locks_soon_asks_to_retry_and_changes_nothi
     held = Slot.objects.filter(representative=target).order_by("starts_at").first()
     before = set(Slot.objects.filter(representative=target).values_list("pk", "is_booked"))
     monkeypatch.setattr(services, "SYNC_LOCK_TIMEOUT", "200ms")
-    with slot_held(held.pk), pytest.raises(services.HoursBusy) as raised:
+    with slot_held(held.pk), pytest.raises(HoursBusy) as raised:
         # when the representative removes those hours
         working_hours_remove(representative_id=target.pk, hours_id=target.tuesday_hours.pk, now=now)
     # then they are asked to retry, and nothing changed
@@ -310,7 +310,7 @@ def test_a_busy_change_is_a_message_on_the_console_and_the_periodic_sync_carries
     console.force_login(target.user)
     with slot_held(afternoon.pk):
         # the representative removes their hours on the console while a booking holds one of the times
-        page = console.post("/console/hours/", {"remove": str(target.tuesday_hours.pk)}, follow=True)
+        page = console.post("/console/hours/remove/", {"remove": str(target.tuesday_hours.pk)}, follow=True)
         assert page.status_code == 200
         assert "Freelancers were booking your times just now; nothing was changed." in page.content.decode()
         assert WorkingHours.objects.filter(pk=target.tuesday_hours.pk).exists()

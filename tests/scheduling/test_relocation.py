@@ -10,7 +10,7 @@ from scheduling.services import representative_slots_sync
 from tests.factories import CaseFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification.models import AuditEvent, CaseStatus
-from verification.services import bookings_displaced_handle
+from verification.services.bookings import bookings_displaced_handle
 
 pytestmark = pytest.mark.django_db
 AT = "2026-03-03T10:00:00Z"

@@ -142,7 +142,7 @@ def test_the_presence_code_shows_only_while_the_call_is_on(client, reps, case, n
 
 def test_the_link_lives_as_long_as_the_policy_says_after_the_case_ends(client, now, frozen_clock):
     ended = CaseFactory(status=CaseStatus.WITHDRAWN, closed_at=now - timedelta(days=10))
-    ended.policy = {**ended.policy, "link_days_after_close": 7}
+    ended.policy_snapshot = {**ended.policy_snapshot, "link_days_after_close": 7}
     ended.save()
     assert client.get(url(ended)).status_code == 410
 
