@@ -101,7 +101,7 @@ def seed(*, now: datetime) -> None:
     from django.test import override_settings
 
     from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
-    from scheduling.services import representatives_slots_sync_all
+    from scheduling.services.slots import representatives_slots_sync_all
     from verification.selectors import policy_for
 
     started = time.perf_counter()

@@ -17,7 +17,7 @@ from notifications.timefmt import local_time
 from scheduling.errors import DomainError, HoursInvalid
 from scheduling.ics import join_url, phone_route, presence_code
 from scheduling.models import Booking, Weekday
-from scheduling.services import time_off_add, time_off_remove, working_hours_add, working_hours_remove
+from scheduling.services.hours import time_off_add, time_off_remove, working_hours_add, working_hours_remove
 from verification import console_selectors
 from verification.models import AccommodationNeed, NotVerifiedReason, Outcome
 from verification.services.calls import call_record, call_start

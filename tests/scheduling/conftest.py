@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from scheduling.services import representatives_slots_sync_all
+from scheduling.services.slots import representatives_slots_sync_all
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
 from verification.links import freelancer_token
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduling.models import Booking, BookingStatus, Displacement, Slot, TimeOff, WorkingHours
-from scheduling.services import representative_slots_sync
+from scheduling.services.slots import representative_slots_sync
 from tests.factories import CaseFactory
 from tests.scheduling.conftest import client_for, make_reps
 from verification.models import AuditEvent, CaseStatus

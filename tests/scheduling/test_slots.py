@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from scheduling.models import Slot, TimeOff, WorkingHours
-from scheduling.services import representative_slots_sync, slot_starts
+from scheduling.services.slots import representative_slots_sync, slot_starts
 from tests.factories import RepresentativeFactory, WorkingHoursFactory
 
 SUNDAY = 6

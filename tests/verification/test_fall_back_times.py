@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from scheduling.services import representatives_slots_sync_all
+from scheduling.services.slots import representatives_slots_sync_all
 from tests.conftest import send_due
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
 from tests.scheduling.conftest import client_for

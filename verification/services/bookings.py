@@ -4,10 +4,10 @@ from datetime import datetime
 
 from django.db import transaction
 
-from scheduling import services as scheduling_services
 from scheduling.errors import AlreadyBooked, BookingNotFound
 from scheduling.models import Booking, Displacement
 from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
+from scheduling.services import bookings as scheduling_bookings
 from verification import messages
 from verification.deadlines.services import case_deadline_extend
 from verification.errors import BookingTimeInvalid, CaseNotBookable, RescheduleNotAllowed
@@ -44,7 +44,7 @@ def case_booking_create(
             raise AlreadyBooked()
         raise CaseNotBookable(f"A case that is {case.get_status_display().lower()} cannot book a call.")
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
-    booking = scheduling_services.booking_create(
+    booking = scheduling_bookings.booking_create(
         case_ref=case.id, starts_at=starts_at, attendee_email=case.freelancer.email,
         attendee_name=case.freelancer.name, language=language, phone=phone, now=now,
     )
@@ -73,7 +73,7 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
                                    f"{case.policy.reschedule_cutoff} before they start. Join as planned.")
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
     before = iso(current.starts_at)
-    booking = scheduling_services.booking_move(case_ref=case.id, starts_at=starts_at, now=now)
+    booking = scheduling_bookings.booking_move(case_ref=case.id, starts_at=starts_at, now=now)
     case.reschedule_count += 1
     case_save(case, fields=["reschedule_count"], now=now)
     audit_record(case=case, actor=actor, action="rescheduled", now=now, before={"starts_at": before},
@@ -100,7 +100,7 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
         raise BookingNotFound()
     if current.starts_at <= now:
         raise CaseNotBookable("The call has already started; it can no longer be cancelled.")
-    booking = scheduling_services.booking_cancel(case_ref=case.id, reason="cancelled_by_freelancer", now=now)
+    booking = scheduling_bookings.booking_cancel(case_ref=case.id, reason="cancelled_by_freelancer", now=now)
     case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="booking_cancelled", reason="",
                     now=now, after={"booking_id": str(booking.id)})
     messages.booking_cancellation_enqueue(case, booking, by_us=False, now=now)
@@ -132,7 +132,7 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
             case_deadline_extend(case, hours=case.policy.our_fault_extension_hours, actor="system", now=now,
                                  reason="We cancelled the booked call (no representative free at that time).")
         messages.booking_cancellation_enqueue(case, booking, by_us=True, now=now)
-    scheduling_services.booking_displacement_handled(booking_id=booking.id, now=now)
+    scheduling_bookings.booking_displacement_handled(booking_id=booking.id, now=now)
 
 
 def bookings_displaced_handle(*, now: datetime) -> int:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from scheduling.models import Booking
-from scheduling.services import booking_finish
+from scheduling.services.bookings import booking_finish
 from verification.access import acts_for
 from verification.checklist import checklist_current, checklist_questions
 from verification.errors import CallNotAllowed

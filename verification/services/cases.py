@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from scheduling import services as scheduling_services
 from scheduling.selectors import booking_active_for
+from scheduling.services import bookings as scheduling_bookings
 from verification import messages, transitions
 from verification.deadlines.rules import grace_period
 from verification.errors import CaseAlreadyOpen, CaseBusy, CaseNotFound, IllegalTransition
@@ -114,7 +114,7 @@ def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     case, now = case_lock(case_id, now=now)
     case_transition(case=case, to_status=CaseStatus.WITHDRAWN, actor=actor, action="withdrawn", reason=reason, now=now)
     if booking_active_for(case_ref=case.id) is not None:
-        scheduling_services.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
+        scheduling_bookings.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
     messages.closing_email_enqueue(case, kind="withdrawn", now=now)
     messages.marketplace_event_publish(case, event="case.withdrawn", now=now, data={"reason": reason})
     return case

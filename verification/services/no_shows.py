@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from scheduling.models import Booking, BookingStatus
-from scheduling.services import booking_finish
+from scheduling.services.bookings import booking_finish
 from verification import messages
 from verification.deadlines.services import case_deadline_extend
 from verification.models import CallRecord, CaseStatus

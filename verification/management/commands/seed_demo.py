@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
-from scheduling.services import representatives_slots_sync_all
+from scheduling.services.slots import representatives_slots_sync_all
 from verification.links import freelancer_url
 from verification.models import Case, GracePolicy, ReasonCode
 from verification.services.cases import case_flag
