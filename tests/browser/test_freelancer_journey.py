@@ -14,8 +14,8 @@ from scheduling.models import Booking, BookingStatus
 from scheduling.selectors import availability_list
 from tests.browser.conftest import assert_accessible, assert_fits_the_phone, screenshot
 from tests.factories import CaseFactory
+from tests.helpers import client_for, make_reps
 from tests.notifications.processes import smtp_sink
-from tests.scheduling.conftest import client_for, make_reps
 from verification.deadlines.services import cases_notice_sent_record
 from verification.links import freelancer_url
 from verification.models import Case, CaseRequest, CaseStatus

@@ -11,10 +11,9 @@ from notifications.models import MessageStatus, OutboxMessage
 from notifications.rendering import message_id
 from notifications.services import message_send, outbox_claim_due, outbox_send_batch
 from scheduling.models import Booking, BookingStatus
-from tests.conftest import notice_enqueue, send_due
 from tests.factories import CaseFactory
+from tests.helpers import client_for, make_reps, notice_enqueue, send_due
 from tests.notifications.failing_backend import WorkerDied
-from tests.scheduling.conftest import client_for, make_reps
 from verification.models import CaseStatus
 from verification.services.cases import case_withdraw
 

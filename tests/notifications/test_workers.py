@@ -17,13 +17,12 @@ from django.utils import timezone
 from notifications.keys import MessageKey
 from notifications.models import MessageStatus, OutboxMessage
 from notifications.services import message_send, outbox_claim_due, outbox_enqueue, outbox_send_batch
-from tests.conftest import notice_enqueue
 from tests.factories import CaseFactory
+from tests.helpers import client_for, make_reps, notice_enqueue
 from tests.notifications.processes import RedisServer, app_env, beat, smtp_sink, worker
-from tests.scheduling.conftest import client_for, make_reps
 from verification.models import Case
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -23,8 +23,7 @@ from scheduling.services import slots as slot_services
 from scheduling.services.hours import time_off_add, working_hours_remove
 from scheduling.services.slots import SyncResult, representative_slots_sync
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
-from tests.scheduling.conftest import client_for
-from tests.verification.test_concurrency import race
+from tests.helpers import client_for, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -91,6 +90,7 @@ def assert_consistent() -> None:
         assert booking.cancel_reason == "representative_unavailable"
 
 
+@pytest.mark.slow
 def test_hours_change_while_freelancers_book_inside_them(now, frozen_clock):
     changed, displaced = 0, set()
     for round_number in range(ROUNDS):

@@ -8,7 +8,7 @@ import pytest
 from scheduling.models import Booking, BookingStatus, Displacement, Slot, TimeOff, WorkingHours
 from scheduling.services.slots import representative_slots_sync
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
+from tests.helpers import client_for, make_reps
 from verification.models import AuditEvent, CaseStatus
 from verification.services.bookings import bookings_displaced_handle
 

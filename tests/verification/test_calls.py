@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus
 from tests.factories import CaseFactory, UserFactory
-from tests.scheduling.conftest import client_for, make_reps
+from tests.helpers import client_for, make_reps
 from verification.checklist import checklist_questions
 from verification.deadlines.guards import can_submit_proposals, freeze_guard_failures
 from verification.errors import CallNotAllowed, ReviewNotAllowed
@@ -214,7 +214,7 @@ def test_editing_a_checklist_in_the_admin_makes_a_new_version_and_calls_keep_the
 def test_after_our_no_show_the_freelancer_may_book_the_very_next_times(booked):
     import time_machine
 
-    from tests.conftest import send_due
+    from tests.helpers import send_due
 
     case, booking, rep = booked
     missed = booking.ends_at + timedelta(minutes=6)

@@ -9,7 +9,7 @@ from django.test import Client
 
 from scheduling.models import Booking, Slot, TimeOff, WorkingHours
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
-from tests.scheduling.conftest import client_for, make_reps
+from tests.helpers import client_for, make_reps
 from verification.models import CallRecord, CaseRequest, Review
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,8 @@ def test_the_timer_start_survives_a_reload_and_no_show_waits(world, now):
         assert 'value="FREELANCER_NO_SHOW" disabled' not in page
 
 
-def test_editing_hours_from_the_console_regenerates_slots(world, now):
+def test_editing_hours_from_the_console_regenerates_slots(world, now, settings):
+    settings.SLOT_HORIZON_DAYS = 21  # three Saturdays
     owner = as_user(world["owner"])
     before = WorkingHours.objects.filter(representative__user=world["owner"]).count()
     owner.post("/console/hours/add/", {"hours-weekday": "5", "hours-starts": "09:00", "hours-ends": "10:00"})

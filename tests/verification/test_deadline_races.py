@@ -13,10 +13,8 @@ import pytest
 from django.db import connection, connections
 
 from scheduling.selectors import availability_list
-from tests.conftest import notice_enqueue, send_due
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import make_reps
-from tests.verification.test_concurrency import race
+from tests.helpers import make_reps, notice_enqueue, race, send_due
 from verification.deadlines import guards
 from verification.deadlines import services as deadline_services
 from verification.deadlines.services import cases_deadline_sweep

@@ -10,9 +10,8 @@ import time_machine
 from django.core import mail
 
 from scheduling.services.slots import representatives_slots_sync_all
-from tests.conftest import send_due
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
-from tests.scheduling.conftest import client_for
+from tests.helpers import client_for, send_due
 from verification.links import freelancer_token
 
 pytestmark = pytest.mark.django_db

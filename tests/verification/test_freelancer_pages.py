@@ -8,7 +8,7 @@ import pytest
 from notifications.timefmt import local_time
 from scheduling.models import Booking, BookingStatus
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for
+from tests.helpers import client_for
 from verification.links import freelancer_token
 from verification.models import CaseRequest, CaseStatus
 
@@ -50,7 +50,7 @@ def test_booking_from_the_page_then_move_and_cancel(client, reps, case, frozen_c
 
 
 def test_a_taken_time_says_so_and_shows_free_times_soon_after(client, now, frozen_clock):
-    from tests.scheduling.conftest import make_reps
+    from tests.helpers import make_reps
 
     make_reps(1, now=now)
     other = CaseFactory()
@@ -110,7 +110,7 @@ def test_tampered_and_expired_links_get_a_friendly_page(client, now, frozen_cloc
 def test_admin_revokes_a_link_and_a_new_one_is_mailed(client, admin_client, case, now, frozen_clock):
     from django.core import mail
 
-    from tests.conftest import send_due
+    from tests.helpers import send_due
 
     old = url(case)
     assert client.get(old).status_code == 200

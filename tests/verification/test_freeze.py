@@ -10,9 +10,8 @@ from django.db import transaction
 
 from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus, Displacement
-from tests.conftest import notice_enqueue, send_due
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
+from tests.helpers import client_for, make_reps, notice_enqueue, send_due
 from verification.deadlines.guards import can_submit_proposals, freeze_guard_failures
 from verification.deadlines.services import cases_deadline_sweep
 from verification.models import AuditEvent, CaseRequest, CaseStatus, RequestKind

@@ -16,9 +16,8 @@ from notifications.services import outbox_claim_due, outbox_send_batch
 from scheduling.errors import DomainError
 from scheduling.models import Booking, BookingStatus, Displacement, Slot
 from scheduling.selectors import availability_list
-from tests.conftest import notice_enqueue
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import make_reps
+from tests.helpers import make_reps, notice_enqueue
 from verification.deadlines.guards import can_submit_proposals
 from verification.deadlines.services import cases_deadline_sweep, cases_notice_sent_record
 from verification.models import AuditEvent, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
@@ -93,6 +92,7 @@ def act(case: Case, action: str, at) -> None:
 @pytest.mark.django_db
 @hypothesis_settings(max_examples=12, deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(plan=month)
 def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
     settings.SLOT_HORIZON_DAYS = 45

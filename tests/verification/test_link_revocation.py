@@ -10,8 +10,8 @@ from django.core import mail
 
 from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
 from notifications.services import outbox_claim_due, outbox_send_batch
-from tests.conftest import send_due
 from tests.factories import CaseFactory
+from tests.helpers import send_due
 from verification.deadlines.services import case_extend
 from verification.deadlines.warnings import deadline_warnings_plan
 from verification.links import LinkInvalid, case_from_token, freelancer_token

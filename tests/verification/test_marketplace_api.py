@@ -9,7 +9,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
-from tests.conftest import send_due
+from tests.helpers import send_due
 from verification.links import case_from_token
 from verification.models import AuditEvent, Case, CaseStatus, Freelancer, GracePolicy, IdempotencyRecord, ReasonCode
 from verification.tasks import idempotency_keys_prune
