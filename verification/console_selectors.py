@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from notifications.timefmt import local_time
 from scheduling.models import Booking, BookingStatus, Representative
-from verification.access import acts_for
+from verification.access import acts_for, only_theirs
 from verification.checklist import checklist_questions
 from verification.models import CallRecord, Case, Outcome, Review
 from verification.services.calls import no_show_allowed_from
@@ -34,9 +34,7 @@ def review_for_staff(*, user: AbstractBaseUser, review_id: int) -> Review | None
 def review_queue(*, user: AbstractBaseUser) -> QuerySet[Review]:
     """Undecided reviews: those assigned to this user (every one, for an admin), oldest first."""
     queue = Review.objects.select_related("case", "case__freelancer").filter(decided_at__isnull=True)
-    if not user.is_superuser:
-        queue = queue.filter(assigned_to=user)
-    return queue.order_by("created_at")
+    return only_theirs(user, queue, owner_field="assigned_to").order_by("created_at")
 
 
 @dataclass(frozen=True)

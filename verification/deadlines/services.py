@@ -5,8 +5,8 @@ the admin's unfreeze."""
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from notifications.selectors import messages_sent_at
 
+from notifications.selectors import messages_sent_at
 from verification import messages
 from verification.deadlines.guards import freeze_guard_failures
 from verification.deadlines.rules import deadline_after_notice, notice_key
@@ -48,7 +48,7 @@ def cases_notice_sent_record(*, now: datetime, limit: int = 1000) -> int:
     return len(sent)
 
 
-def case_deadline_extend(case: Case, *, hours: int, actor: str, reason: str, now: datetime, guard: str = "") -> Case:
+def case_deadline_extend(*, case: Case, hours: int, actor: str, reason: str, now: datetime, guard: str = "") -> Case:
     """Move the deadline later (from the later of the deadline and now), audit, tell the freelancer
     and the marketplace, and re-plan the warnings. `case` is locked by the caller (`case_lock`)."""
     before = case.deadline_at
@@ -76,7 +76,7 @@ def case_deadline_check(*, case_id, now: datetime, skip_locked: bool = False) ->
     failures = freeze_guard_failures(case)
     if failures:
         reason = "; ".join(f.why for f in failures)
-        case_deadline_extend(case, hours=case.policy.guard_extension_hours, actor="system",
+        case_deadline_extend(case=case, hours=case.policy.guard_extension_hours, actor="system",
                              reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
         return "extended"
     case_transition(case=case, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
@@ -121,8 +121,8 @@ def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
     CaseRequest.objects.create(case=case, kind=RequestKind.EXTENSION, status=RequestStatus.GRANTED,
                                created_by=actor, created_at=now, resolved_by="system", resolved_at=now,
                                resolution=f"Granted automatically: {days} days.")
-    return case_deadline_extend(case, hours=24 * days, actor=actor, reason=f"Self-service extension of {days} days.",
-                                now=now)
+    return case_deadline_extend(case=case, hours=24 * days, actor=actor, now=now,
+                                reason=f"Self-service extension of {days} days.")
 
 
 @transaction.atomic
@@ -131,7 +131,7 @@ def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int |
     case, now = case_lock(case_id, now=now)
     if case.is_final:
         raise ExtensionNotAllowed("This case has ended.")
-    return case_deadline_extend(case, hours=hours or case.policy.guard_extension_hours, actor=actor, reason=reason,
+    return case_deadline_extend(case=case, hours=hours or case.policy.guard_extension_hours, actor=actor, reason=reason,
                                 now=now)
 
 
@@ -142,6 +142,6 @@ def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="unfrozen", reason=reason, now=now)
     case.frozen_at = None
     case_save(case, fields=["frozen_at"], now=now)
-    case_deadline_extend(case, hours=case.policy.guard_extension_hours, actor=actor, reason=reason, now=now)
+    case_deadline_extend(case=case, hours=case.policy.guard_extension_hours, actor=actor, reason=reason, now=now)
     messages.marketplace_event_publish(case, event="case.unfrozen", now=now, data={"reason": reason})
     return case

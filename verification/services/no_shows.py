@@ -37,7 +37,7 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
                         reason="Our representative missed the call.", now=now)
     case.priority_until = now + timedelta(hours=PRIORITY_HOURS)
     case_save(case, fields=["priority_until"], now=now)
-    case_deadline_extend(case, hours=case.policy.rep_no_show_extension_hours, actor="system", now=now,
+    case_deadline_extend(case=case, hours=case.policy.rep_no_show_extension_hours, actor="system", now=now,
                          reason="We are sorry: our representative missed your call. Please book again.")
     messages.case_email_for_change(case, kind="rep_no_show", now=now)
     return True

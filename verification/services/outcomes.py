@@ -44,7 +44,7 @@ def _reopened(e: Effect, action: str) -> None:
 
 def _technical_retry(e: Effect) -> None:
     _reopened(e, "retry_technical")
-    case_deadline_extend(e.case, hours=e.case.policy.technical_retry_extension_hours, actor=e.actor, now=e.now,
+    case_deadline_extend(case=e.case, hours=e.case.policy.technical_retry_extension_hours, actor=e.actor, now=e.now,
                          reason="A technical problem on the call: please book again. This is not a failure.")
 
 
