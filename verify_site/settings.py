@@ -1,6 +1,6 @@
 """Settings, all from environment variables with safe local defaults.
 
-Every variable read here is listed in the README's settings table. With DEBUG off and only
+Every variable read here is listed in the settings table, docs/settings.md. With DEBUG off and only
 SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set, the result is production-grade:
 `python manage.py check --deploy --fail-level WARNING` passes.
 """
@@ -165,7 +165,7 @@ OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 OUTBOX_SEND_CHUNK = 25  # messages per send task, over one SMTP connection
 OUTBOX_MAX_BATCHES_PER_SWEEP = 40
 # A claimed message whose send task has not started by then is claimed again: a task lost with the
-# broker's queue is replaced at the next sweep (shorter than the sweep interval, see the README).
+# broker's queue is replaced at the next sweep (shorter than the sweep interval, see docs/notifications.md).
 OUTBOX_CLAIM_LEASE_SECONDS = env.int("OUTBOX_CLAIM_LEASE_SECONDS", default=max(1, OUTBOX_SWEEP_SECONDS // 2))
 # A worker holds the messages of the task it runs, and an attempt, this long; keep it above the send
 # task's hard time limit (CELERY_TASK_TIME_LIMIT) so a live worker is never overtaken.
