@@ -2,7 +2,6 @@
 the form, makes one call into a service or selector, and renders."""
 
 import zoneinfo
-from datetime import date
 from functools import wraps
 
 from django import forms
@@ -10,7 +9,6 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,7 +17,7 @@ from notifications.timefmt import local_time
 from scheduling.errors import DomainError, SlotTaken
 from scheduling.ics import booking_invite, invite_method, join_url, phone_route
 from scheduling.selectors import booking_latest_for, languages_offered
-from verification import selectors
+from verification import booking_page, selectors
 from verification.deadlines.services import case_extension_request
 from verification.links import LinkExpired, LinkInvalid, case_from_token
 from verification.models import AccommodationNeed, RequestKind
@@ -96,32 +94,34 @@ def book_page(request, case, token):
         form = BookForm(request.POST)
         if form.is_valid():
             try:
-                moved = case_booking_choose(case_id=case.id, starts_at=form.cleaned_data["starts_at"],
-                                                     language=language, phone=phone, actor="freelancer",
-                                                     now=timezone.now())[1]
-                messages.success(request, _("Your call was moved. The updated invite is on its way.") if moved else
-                                 _("Your call is booked. A confirmation with the invite is on its way."))
-                return redirect("freelancer-case", token=token)
+                case_booking_choose(case_id=case.id, starts_at=form.cleaned_data["starts_at"], language=language,
+                                    phone=phone, actor="freelancer", now=timezone.now())
+                return redirect("freelancer-booked", token=token)
             except DomainError as problem:
                 error = problem.detail
                 if isinstance(problem, SlotTaken):
-                    taken, next_free = True, [local_time(moment, zone) for moment in problem.next_free_times]
+                    taken, next_free = True, problem.next_free_times
         else:
             error = form.errors["starts_at"][0]
-    availability = selectors.case_availability(case=case, now=timezone.now(), language=language, phone=phone,
-                                               zone_name=zone)
-    days = [{**day, "label": date_format(date.fromisoformat(day["date"]), "D j M")} for day in availability["days"]]
-    chosen_day = request.GET.get("day") or (days[0]["date"] if days else None)
+    book = booking_page.case_booking_page(case=case, now=timezone.now(), zone_name=zone, language=language,
+                                          phone=phone, day=request.GET.get("day"), next_free=next_free)
     context = {
-        **_base_context(case, token), "availability": availability, "days": days, "chosen_day": chosen_day,
-        "times": next((d["times"] for d in days if d["date"] == chosen_day), []),
-        "chosen_label": next((d["label"] for d in days if d["date"] == chosen_day), ""),
-        "picker_zone": zone, "language": language, "phone": phone, "error": error, "next_free": next_free,
-        "zones": ZONES,
+        **_base_context(case, token), "book": book, "picker_zone": zone, "language": language, "phone": phone,
+        "language_name": _language_name(language) if language else "", "error": error, "zones": ZONES,
         "language_choices": [(code, _language_name(code)) for code in languages_offered()],
     }
-    template = "verification/freelancer/_times.html" if request.htmx else "verification/freelancer/book.html"
+    partial = request.htmx and not request.htmx.history_restore_request  # htmx swaps the times in
+    template = "verification/freelancer/_times.html" if partial else "verification/freelancer/book.html"
     return render(request, template, context, status=409 if taken else 400 if error else 200)
+
+
+@with_case
+def booked_page(request, case, token):
+    """The confirmation after booking or moving: the time, how to join, add to calendar."""
+    context = _base_context(case, token)
+    if context["booking"] is None:
+        return redirect("freelancer-case", token=token)
+    return render(request, "verification/freelancer/booked.html", context)
 
 
 def _language_name(code: str) -> str:
@@ -193,7 +193,7 @@ def accommodation(request, case, token):
         request, case, token, form_class=AccommodationForm, template="verification/freelancer/accommodation.html",
         success=_("Thank you. Staff will contact you. Until they have, submitting proposals will not be paused."),
         submit=lambda data: case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION,
-                                                         actor="freelancer", now=timezone.now(), **data),
+                                                actor="freelancer", now=timezone.now(), **data),
     )
 
 

@@ -28,6 +28,7 @@ api_v1 = [
 freelancer = [
     path("", verification_views.case_page, name="freelancer-case"),
     path("book/", verification_views.book_page, name="freelancer-book"),
+    path("booked/", verification_views.booked_page, name="freelancer-booked"),
     path("cancel/", verification_views.cancel, name="freelancer-cancel"),
     path("invite.ics", verification_views.invite, name="freelancer-invite"),
     path("extension/", verification_views.extension, name="freelancer-extension-page"),
