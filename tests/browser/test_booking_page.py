@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from scheduling.models import Booking, BookingStatus
 from tests.browser.conftest import ARTIFACTS, LAPTOP, assert_accessible, assert_fits_the_phone, screenshot
 from tests.browser.test_freelancer_journey import flag_through_the_api, send_outbox
-from tests.scheduling.conftest import client_for
+from tests.helpers import client_for
 from verification.links import freelancer_url
 from verification.models import Case
 
