@@ -245,6 +245,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
         workers, scheduler = start_workers(), Celery("beat", env, work / "beat.log")
         time.sleep(8)
         kills = whole_worker_kills = 0
+        kill_times: list[float] = []
         kill_deadline = time.monotonic() + args.minutes * 60
         while kills < args.kills and time.monotonic() < kill_deadline:
             if unsent() < 1500:
@@ -252,6 +253,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
             time.sleep(random.uniform(0.3, 1.5))
             index = random.randrange(len(workers))
             if kills % 10 == 9:
+                kill_times.append(time.time())
                 workers[index].kill()
                 workers[index] = Celery("worker", env, work / f"worker{index}.log", "--pool=prefork",
                                         "--concurrency=1", f"--hostname=faults{index}-{next(serial)}@%h",
@@ -262,6 +264,7 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
             children = workers[index].children()
             if children:
                 try:
+                    kill_times.append(time.time())
                     os.kill(children[0], signal.SIGKILL)
                     kills += 1
                 except ProcessLookupError:
@@ -277,6 +280,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
         copies = Counter({pk: len(times) for pk, times in accepted_by_id.items()})
         lost = [pk for pk, _ in phase1 if copies[pk] == 0]
         duplicates = sum(n - 1 for n in copies.values() if n > 1)
+        # each copy's first acceptance against the nearest kill: after it, the message was on its way
+        # when the worker died; before it, the worker died inside the window
+        copy_kills = []
+        for pk, n in copies.items():
+            first = min(accepted_by_id[pk])
+            if n > 1 and kill_times:
+                copy_kills.append(min((k - first for k in kill_times), key=abs))
         windows, confirmed = [], []  # acceptance -> record on its way; acceptance -> commit confirmed
         for line in probe_log.read_text().splitlines():
             pk, answered, recorded = line.split()
@@ -338,6 +348,13 @@ def main() -> None:  # noqa: C901, PLR0915 - one script, read top to bottom
     print(f"   lost (never accepted by the server): {len(lost)}")
     print(f"   duplicates (a Message-ID accepted twice): {duplicates}, per 1,000 kills: "
           f"{1000 * duplicates / max(kills, 1):.1f}")
+    if copy_kills:
+        on_the_way = [gap for gap in copy_kills if gap < 0]
+        inside = [gap for gap in copy_kills if gap >= 0]
+        print(f"   of the copies, {len(inside)} had their worker killed after the server's acceptance "
+              f"(by {', '.join(f'{gap * 1000:.1f}' for gap in sorted(inside))} ms), {len(on_the_way)} were accepted "
+              f"after their worker was killed (by {', '.join(f'{-gap * 1000:.1f}' for gap in sorted(on_the_way))} ms: "
+              f"on their way)")
     if uncertain is not None:
         print(f"   attempts of unknown outcome recorded (a worker died during a delivery): {uncertain}")
     for name, values in [("window, server's acceptance -> the record's statement leaves the worker", windows),
