@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate seed clean
+.PHONY: run test test-quick lint install migrate seed clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -41,8 +41,14 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Everything but the slow fault and property tests (real workers killed, simulated months): for
+# the edit-test loop. CI runs `make test`, which runs them all.
+test-quick: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

@@ -48,8 +48,9 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.db import connection, connections
 
+    from scheduling.errors import SlotTaken
     from scheduling.models import Representative, Slot
-    from scheduling.services import _CLAIM, _CLAIM_AND_BOOK_SQL, SlotTaken, booking_create
+    from scheduling.services.bookings import _CLAIM, _CLAIM_AND_BOOK_SQL, booking_create
 
     SAME_CLAIM = _CLAIM_AND_BOOK_SQL.format(claim=_CLAIM.format(lock="FOR UPDATE OF s SKIP LOCKED"))
 

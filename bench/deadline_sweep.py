@@ -24,7 +24,7 @@ def main() -> None:
 
     from django.db import connection
 
-    from verification.services import cases_deadline_sweep
+    from verification.deadlines.services import cases_deadline_sweep
 
     now = datetime(2030, 6, 1, 12, tzinfo=UTC)
 

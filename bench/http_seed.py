@@ -101,8 +101,8 @@ def seed(*, now: datetime) -> None:
     from django.test import override_settings
 
     from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
-    from scheduling.services import representatives_slots_sync_all
-    from verification.services import policy_for
+    from scheduling.services.slots import representatives_slots_sync_all
+    from verification.selectors import policy_for
 
     started = time.perf_counter()
     policy = policy_for(reason_code="profile_details").snapshot()
@@ -302,13 +302,13 @@ def _outbox(cursor, params) -> None:
     """The messages the services would have written for these cases, in the states the sweep and
     the workers would have left them: what the booking path's `outbox_skip_pending` filters."""
     insert = """
-        INSERT INTO notifications_outboxmessage (kind, subject, version, case_ref, recipient, context, due_at,
+        INSERT INTO notifications_outboxmessage (kind, topic, revision, case_ref, recipient, context, due_at,
             status, attempts, lease_until, sent_at, skip_reason, last_error, created_at, updated_at)
-        SELECT m.kind, m.subject, m.version, c.id, f.email, %(context)s::jsonb, m.due_at, m.status,
+        SELECT m.kind, m.topic, m.revision, c.id, f.email, %(context)s::jsonb, m.due_at, m.status,
                CASE WHEN m.status IN ('SENT', 'FAILED') THEN 1 ELSE 0 END, NULL,
                CASE WHEN m.status = 'SENT' THEN m.due_at END, '', '', c.created_at, c.updated_at
         FROM verification_case c JOIN verification_freelancer f ON f.id = c.freelancer_id,
-        LATERAL (VALUES {messages}) AS m(kind, subject, version, due_at, status)
+        LATERAL (VALUES {messages}) AS m(kind, topic, revision, due_at, status)
         WHERE m.due_at IS NOT NULL {where}
     """
     # every case: the notice, the webhook for its creation, the two warnings for its deadline
@@ -319,28 +319,28 @@ def _outbox(cursor, params) -> None:
         WHEN c.deadline_at - interval '{h} hours' <= %(now)s::timestamptz THEN 'SENT'
         ELSE 'PENDING' END"""
     cursor.execute(insert.format(messages=f"""
-        ('notice', 'case:' || c.id, 0::bigint, c.notice_sent_at, 'SENT'),
-        ('webhook:case.created', 'webhook:1:' || c.id, floor(extract(epoch FROM c.created_at) * 1000)::bigint,
+        ('notice', 'case:' || c.id, 'notice', c.notice_sent_at, 'SENT'),
+        ('webhook:case.created', 'webhook:1:' || c.id, 'case-rev-1',
          c.created_at, 'SENT'),
-        ('deadline_warning:72', 'case:' || c.id, floor(extract(epoch FROM c.deadline_at))::bigint,
+        ('deadline_warning:72', 'case:' || c.id, 'deadline-' || floor(extract(epoch FROM c.deadline_at))::bigint,
          CASE WHEN c.notice_sent_at IS NOT NULL THEN c.deadline_at - interval '72 hours' END,
          {warning_status.format(h=72)}),
-        ('deadline_warning:24', 'case:' || c.id, floor(extract(epoch FROM c.deadline_at))::bigint,
+        ('deadline_warning:24', 'case:' || c.id, 'deadline-' || floor(extract(epoch FROM c.deadline_at))::bigint,
          CASE WHEN c.notice_sent_at IS NOT NULL THEN c.deadline_at - interval '24 hours' END,
          {warning_status.format(h=24)})""", where=""), params)
     # closed and frozen cases: the closing message and its webhook
     cursor.execute(insert.format(messages="""
-        (lower(c.status), 'case:' || c.id, floor(extract(epoch FROM coalesce(c.closed_at, c.frozen_at)))::bigint,
+        (lower(c.status), 'case:' || c.id, 'case-rev-' || c.version,
          coalesce(c.closed_at, c.frozen_at), 'SENT'),
-        ('webhook:case.' || lower(c.status), 'webhook:1:' || c.id,
-         floor(extract(epoch FROM coalesce(c.closed_at, c.frozen_at)) * 1000)::bigint,
+        ('webhook:case.' || lower(c.status), 'webhook:1:' || c.id, 'case-rev-' || c.version,
          coalesce(c.closed_at, c.frozen_at), 'SENT')""",
         where="AND c.status IN ('VERIFIED', 'NOT_VERIFIED', 'WITHDRAWN', 'FROZEN')"), params)
     # every booking: its confirmation and webhook, and the three reminders (pending while ahead)
     cursor.execute("""
-        INSERT INTO notifications_outboxmessage (kind, subject, version, case_ref, recipient, context, due_at,
+        INSERT INTO notifications_outboxmessage (kind, topic, revision, case_ref, recipient, context, due_at,
             status, attempts, lease_until, sent_at, skip_reason, last_error, created_at, updated_at)
-        SELECT m.kind, m.subject, 0, b.case_ref, m.recipient, %(context)s::jsonb, m.due_at, m.status,
+        SELECT m.kind, m.topic, 'booking-seq-' || b.sequence, b.case_ref, m.recipient, %(context)s::jsonb,
+               m.due_at, m.status,
                CASE WHEN m.status = 'SENT' THEN 1 ELSE 0 END, NULL, CASE WHEN m.status = 'SENT' THEN m.due_at END,
                '', '', b.created_at, b.updated_at
         FROM scheduling_booking b,
@@ -350,7 +350,7 @@ def _outbox(cursor, params) -> None:
             ('reminder:1440', 'booking:' || b.id, b.attendee_email, b.starts_at - interval '1440 minutes'),
             ('reminder:60', 'booking:' || b.id, b.attendee_email, b.starts_at - interval '60 minutes'),
             ('reminder:10', 'booking:' || b.id, b.attendee_email, b.starts_at - interval '10 minutes')
-        ) AS r(kind, subject, recipient, due_at),
-        LATERAL (SELECT r.kind, r.subject, r.recipient, greatest(r.due_at, b.created_at) AS due_at,
+        ) AS r(kind, topic, recipient, due_at),
+        LATERAL (SELECT r.kind, r.topic, r.recipient, greatest(r.due_at, b.created_at) AS due_at,
                         CASE WHEN r.due_at <= %(now)s::timestamptz THEN 'SENT' ELSE 'PENDING' END AS status) m
     """, params)

@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from verification.apis import MarketplaceApi
+from verification.apis.marketplace import MarketplaceApi
 from verification.models import Freelancer, IdempotencyRecord
 from verify_site.urls import handler404, handler500  # noqa: F401
 from verify_site.urls import urlpatterns as production_urlpatterns

@@ -43,7 +43,7 @@ def dispatch(count: int, *, window: int, env: dict) -> list[tuple]:
     now = timezone.now()
     first_due, step = now + timedelta(seconds=5 if window else 0), window / count
     OutboxMessage.objects.bulk_create(
-        [OutboxMessage(kind="withdrawn", subject=f"case:{uuid.uuid4()}", recipient=f"fl{i}@example.com",
+        [OutboxMessage(kind="withdrawn", topic=f"case:{uuid.uuid4()}", revision="bench", recipient=f"fl{i}@example.com",
                        context={"first_name": "Bench", "timezone": "UTC"},
                        due_at=first_due + timedelta(seconds=i * step), created_at=now, updated_at=now)
          for i in range(count)],

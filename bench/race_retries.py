@@ -41,10 +41,11 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.db import connection, connections
 
-    from scheduling import services
+    from scheduling.errors import SlotTaken
     from scheduling.models import Representative, Slot
     from scheduling.selectors import _free_slots
-    from scheduling.services import SlotTaken, booking_create
+    from scheduling.services import bookings as services
+    from scheduling.services.bookings import booking_create
 
     def next_five(*, after: datetime, language: str = "", phone: bool = False) -> list[datetime]:
         """The old policy, as the product had it: the next five distinct free start times."""

@@ -5,11 +5,27 @@ from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
 from notifications.services import message_retry
 
 
+class UncertainFilter(admin.SimpleListFilter):
+    title = "attempts of unknown outcome"
+    parameter_name = "uncertain"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Some: a copy may have been delivered"), ("no", "None")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(uncertain_attempts__gt=0)
+        if self.value() == "no":
+            return queryset.filter(uncertain_attempts=0)
+        return queryset
+
+
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ["kind", "recipient", "status", "due_at", "sent_at", "attempts", "skip_reason"]
-    list_filter = ["status", "kind"]
-    search_fields = ["recipient", "subject", "case_ref"]
+    list_display = ["kind", "recipient", "status", "due_at", "sent_at", "attempts", "uncertain_attempts",
+                    "attempt_started_at", "skip_reason"]
+    list_filter = ["status", UncertainFilter, "kind"]
+    search_fields = ["recipient", "topic", "case_ref"]
     date_hierarchy = "due_at"
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
     actions = ["send_again"]
@@ -40,5 +56,5 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         from django.utils.html import format_html
 
         url = reverse("admin:notifications_outboxmessage_changelist")
-        return format_html('<a href="{}?kind__startswith=webhook&amp;subject__startswith=webhook:{}:">'
+        return format_html('<a href="{}?kind__startswith=webhook&amp;topic__startswith=webhook:{}:">'
                            "Every delivery to this endpoint, with attempts and errors</a>", url, endpoint.pk)

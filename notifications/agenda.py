@@ -7,6 +7,7 @@ from django.db import transaction
 
 from scheduling.models import Booking, BookingStatus, Representative
 
+from .keys import MessageKey
 from .services import outbox_enqueue
 
 AGENDA_LOCAL_HOUR = 7
@@ -26,7 +27,7 @@ def agendas_enqueue(*, now: datetime) -> int:
             starts_at__lt=day_start + timedelta(days=1),
         ).order_by("starts_at")
         outbox_enqueue(
-            kind="rep_agenda", subject=f"rep:{rep.pk}", version=local.date().toordinal(),
+            key=MessageKey("rep_agenda", f"rep:{rep.pk}", f"day-{local.date().isoformat()}"),
             recipient=rep.user.email, due_at=now, now=now,
             context={
                 "name": rep.display_name, "timezone": rep.timezone, "date": local.date().isoformat(),

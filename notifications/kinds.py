@@ -2,33 +2,34 @@
 templates/notifications/email/<kind>/ (subject.txt, body.txt, body.html).
 
 `still_holds` returns why a message should be skipped (or None to send); it is asked right before
-sending. `after_sent` runs in the same transaction that records the message as sent; apps that
-depend on notifications (verification) attach theirs with `on_sent`, explicitly, at start-up.
+sending. What happens once a message was sent is not the outbox's business: the apps that wrote it
+ask `notifications.selectors.messages_sent_at` (verification starts a grace period that way).
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from scheduling.models import Booking, BookingStatus
 from scheduling.selectors import booking_active_for
 
+from .keys import booking_revision, booking_topic
 from .models import OutboxMessage
 from .webhooks import endpoint_active
 
 Check = Callable[[OutboxMessage, datetime], str | None]
-AfterSent = Callable[[OutboxMessage, datetime], None]
 
 
-def _booking(message: OutboxMessage) -> Booking | None:
-    return Booking.objects.filter(pk=message.subject.removeprefix("booking:")).first()
+def booking_of(message: OutboxMessage) -> Booking | None:
+    """The booking a booking message is about."""
+    return Booking.objects.filter(pk=message.topic.removeprefix(booking_topic(""))).first()
 
 
 def booking_current(message: OutboxMessage, now: datetime) -> str | None:
-    booking = _booking(message)
+    booking = booking_of(message)
     if booking is None or booking.status != BookingStatus.ACTIVE:
         return "the booking was cancelled"
-    if booking.sequence != message.version:
+    if booking_revision(booking.sequence) != message.revision:
         return "the booking was moved; a newer message covers it"
     return None
 
@@ -37,14 +38,15 @@ def reminder_holds(message: OutboxMessage, now: datetime) -> str | None:
     reason = booking_current(message, now)
     if reason:
         return reason
-    if _booking(message).starts_at <= now:
+    if booking_of(message).starts_at <= now:
         return "the call has already started"
     return None
 
 
 def cancellation_current(message: OutboxMessage, now: datetime) -> str | None:
-    booking = _booking(message)
-    if booking is None or booking.status != BookingStatus.CANCELLED or booking.sequence != message.version:
+    booking = booking_of(message)
+    if (booking is None or booking.status != BookingStatus.CANCELLED
+            or booking_revision(booking.sequence) != message.revision):
         return "the booking is no longer cancelled at this version"
     return None
 
@@ -54,32 +56,25 @@ def not_booked(message: OutboxMessage, now: datetime) -> str | None:
 
 
 def newest_of_its_kind(message: OutboxMessage, now: datetime) -> str | None:
-    """Only the newest message of this kind about this subject is sent: a 'new link' message is
+    """Only the newest message of this kind about this topic is sent: a 'new link' message is
     made with every new link, in the same transaction, so a newer one means this link no longer
     works (its own message carries the one that does)."""
-    newer = OutboxMessage.objects.filter(kind=message.kind, subject=message.subject, pk__gt=message.pk)
+    newer = OutboxMessage.objects.filter(kind=message.kind, topic=message.topic, pk__gt=message.pk)
     return "a newer message of this kind replaces it" if newer.exists() else None
 
 
-def notice_deadline(message: OutboxMessage, now: datetime) -> dict:
-    """The grace period starts when the notice is actually sent: now."""
-    return {"deadline_at": (now + timedelta(days=message.context["grace_days"])).isoformat()}
-
-
-@dataclass
+@dataclass(frozen=True)
 class Kind:
     name: str
     still_holds: Check | None = None
     invite: bool = False  # attach the booking's calendar invite
-    extra_context: Callable[[OutboxMessage, datetime], dict] | None = None  # computed when sent
     channel: str = "email"  # or "webhook"
-    after_sent: list[AfterSent] = field(default_factory=list)
 
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in [
-        Kind("notice", extra_context=notice_deadline),
+        Kind("notice"),
         Kind("booking_confirmed", still_holds=booking_current, invite=True),
         Kind("booking_moved", still_holds=booking_current, invite=True),
         Kind("booking_cancelled", still_holds=cancellation_current, invite=True),
@@ -101,9 +96,3 @@ KINDS: dict[str, Kind] = {
 
 def kind_for(message: OutboxMessage) -> Kind:
     return KINDS[message.base_kind]
-
-
-def on_sent(kind: str, hook: AfterSent) -> None:
-    """Attach a step to run when a message of this kind has been sent (idempotent)."""
-    if hook not in KINDS[kind].after_sent:
-        KINDS[kind].after_sent.append(hook)

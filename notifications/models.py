@@ -2,6 +2,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .keys import MessageKey
+
 
 class MessageStatus(models.TextChoices):
     PENDING = "PENDING", _("Waiting until due")
@@ -14,15 +16,19 @@ class MessageStatus(models.TextChoices):
 class OutboxMessage(models.Model):
     """One message to send, written in the same transaction as the change that causes it.
 
-    `(kind, subject, version)` is unique, so a message exists once: `subject` is what it is about
-    ("booking:<id>", "case:<id>", "rep:<id>") and `version` the state it was made for (a booking's
-    sequence, a case's deadline, a case's version). The beat sweep claims due rows; a send step re-checks that the
-    message still holds, sends, and records the outcome. Retries are rows due again later.
+    `(kind, topic, revision)` is unique (`notifications.keys.MessageKey`), so a message exists once:
+    `topic` is what it is about ("booking:<id>", "case:<id>", "rep:<id>") and `revision` the state
+    of the topic it was made for, self-describing ("booking-seq-2", "deadline-1767225600",
+    "case-rev-14", "day-2026-12-02"). The beat sweep claims due rows; a send step re-checks that the
+    message still holds, marks the attempt (committed) before talking to the mail server, hands the
+    message over and records the outcome. Retries are rows due again later. An attempt whose worker
+    died before its outcome was recorded is counted in `uncertain_attempts`: that message may have
+    reached the recipient, and is sent again with the same Message-ID (or Webhook-Id).
     """
 
     kind = models.CharField(max_length=60)
-    subject = models.CharField(max_length=80)
-    version = models.BigIntegerField(default=0)
+    topic = models.CharField(max_length=80, help_text='What the message is about: "booking:<id>", "case:<id>"...')
+    revision = models.CharField(max_length=60, help_text="Which state of the topic it was made for.")
     case_ref = models.UUIDField(null=True, blank=True, db_index=True)
     recipient = models.CharField(max_length=254)
     context = models.JSONField(default=dict, blank=True, help_text="What the template needs, captured when made.")
@@ -30,6 +36,14 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A SENDING claim expires then.")
+    attempt_started_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the delivery in progress began (committed before the mail server is spoken to); "
+                  "cleared when its outcome is recorded.")
+    uncertain_attempts = models.PositiveSmallIntegerField(
+        default=0, verbose_name="attempts of unknown outcome",
+        help_text="Deliveries whose worker died before their outcome was recorded: each may have reached the "
+                  "recipient, so a copy with the same Message-ID or Webhook-Id may exist.")
     sent_at = models.DateTimeField(null=True, blank=True)
     skip_reason = models.CharField(max_length=200, blank=True)
     last_error = models.TextField(blank=True)
@@ -38,16 +52,23 @@ class OutboxMessage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["kind", "subject", "version"], name="outbox_message_once"),
+            models.UniqueConstraint(fields=["kind", "topic", "revision"], name="outbox_message_once"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="outbox_status_known"),
+            models.CheckConstraint(condition=Q(attempt_started_at__isnull=True) | Q(status=MessageStatus.SENDING),
+                                   name="outbox_attempt_only_while_sending"),
         ]
         indexes = [
             models.Index(fields=["due_at"], name="outbox_pending_due_idx", condition=Q(status="PENDING")),
             models.Index(fields=["lease_until"], name="outbox_sending_lease_idx", condition=Q(status="SENDING")),
+            models.Index(fields=["topic"], name="outbox_pending_topic_idx", condition=Q(status="PENDING")),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient} ({self.get_status_display()})"
+
+    @property
+    def key(self) -> MessageKey:
+        return MessageKey(self.kind, self.topic, self.revision)
 
     @property
     def base_kind(self) -> str:

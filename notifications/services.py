@@ -1,43 +1,62 @@
 """The outbox: every write. Messages are rows written in the caller's transaction; the beat sweep
-claims due rows with SKIP LOCKED; the send step locks its row, re-checks that the message still
-holds, sends, and records the outcome, so a redelivered or duplicated task sends nothing twice.
-Retries are the same row due again later (exponential backoff), then FAILED."""
+claims due rows with SKIP LOCKED; the send step re-checks that the message still holds, commits
+the start of its attempt (only one worker can start it), hands it over and records the outcome at
+once, so a redelivered or duplicated task sends nothing twice, and a worker that dies mid-delivery
+leaves a trace. Retries are the same row due again later (exponential backoff), then FAILED."""
 
 import logging
-from collections.abc import Iterable
+import smtplib
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from .kinds import KINDS, kind_for
-from .models import MessageStatus, OutboxMessage
+from .keys import MessageKey
+from .kinds import KINDS, Kind, kind_for
+from .models import MessageStatus, OutboxMessage, WebhookEndpoint
 from .rendering import render_email
-from .webhooks import webhook_deliver
+from .webhooks import WebhookFailed, event_id, webhook_deliver
 
 logger = logging.getLogger(__name__)
 
 
 def outbox_enqueue(
-    *, kind: str, subject: str, recipient: str, due_at: datetime, now: datetime, version: int = 0,
-    case_ref: UUID | None = None, context: dict[str, Any] | None = None,
+    *, key: MessageKey, recipient: str, due_at: datetime, now: datetime, case_ref: UUID | None = None,
+    context: dict[str, Any] | None = None,
 ) -> None:
-    """Write a message to send at `due_at`; a message for (kind, subject, version) exists once."""
-    assert kind.split(":", 1)[0] in KINDS, f"unknown message kind {kind}"
+    """Write a message to send at `due_at`, in the caller's transaction; a message with this key
+    exists once (a retried change writes nothing twice)."""
+    assert key.kind.split(":", 1)[0] in KINDS, f"unknown message kind {key.kind}"
     OutboxMessage.objects.bulk_create(
-        [OutboxMessage(kind=kind, subject=subject, version=version, case_ref=case_ref, recipient=recipient,
+        [OutboxMessage(kind=key.kind, topic=key.topic, revision=key.revision, case_ref=case_ref, recipient=recipient,
                        context=context or {}, due_at=due_at, created_at=now, updated_at=now)],
         ignore_conflicts=True,
     )
 
 
+def webhook_publish(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime) -> None:
+    """One outbox row per endpoint subscribed to `event`, in the caller's transaction; every row
+    carries the same event id (`Webhook-Id`), derived from the event, the case and its revision."""
+    the_event_id = event_id(event=event, case_ref=case_ref, revision=revision)
+    for endpoint in WebhookEndpoint.objects.filter(active=True):
+        if endpoint.wants(event):
+            outbox_enqueue(
+                key=MessageKey(f"webhook:{event}", f"webhook:{endpoint.pk}:{case_ref}", revision),
+                case_ref=case_ref, recipient=endpoint.url, due_at=now, now=now,
+                context={"endpoint_id": endpoint.pk, "event_id": the_event_id,
+                         "body": {"id": the_event_id, "type": event, "created_at": now.isoformat(), "data": data}},
+            )
+
+
 def outbox_skip_pending(
-    *, reason: str, now: datetime, case_ref: UUID | None = None, subject: str | None = None,
+    *, reason: str, now: datetime, case_ref: UUID | None = None, topic: str | None = None,
     kinds: Iterable[str] | None = None,
 ) -> int:
     """Messages made obsolete by a change (a cancelled booking, a closed case) are never sent.
@@ -45,8 +64,8 @@ def outbox_skip_pending(
     pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING).exclude(kind__startswith="webhook:")
     if case_ref is not None:
         pending = pending.filter(case_ref=case_ref)
-    if subject is not None:
-        pending = pending.filter(subject=subject)
+    if topic is not None:
+        pending = pending.filter(topic=topic)
     if kinds is not None:
         match = Q()
         for kind in kinds:
@@ -55,7 +74,6 @@ def outbox_skip_pending(
     return pending.update(status=MessageStatus.SKIPPED, skip_reason=reason, updated_at=now)
 
 
-@transaction.atomic
 def outbox_context_update_pending(*, case_ref: UUID, key: str, value: Any, now: datetime) -> int:
     """A fact the waiting messages carry changed (the freelancer's link was replaced): every
     message about the case still waiting to be sent (not webhooks) carries the new value. Messages
@@ -74,99 +92,211 @@ def outbox_context_update_pending(*, case_ref: UUID, key: str, value: Any, now: 
 
 @transaction.atomic
 def outbox_claim_due(*, now: datetime, limit: int) -> list[int]:
-    """Claim due messages (and ones whose worker died: expired leases) for sending."""
-    due = list(
+    """Claim due messages for sending, and take back messages whose claim or attempt has expired.
+
+    A claim is short (OUTBOX_CLAIM_LEASE_SECONDS): a send task lost with the broker's queue is
+    replaced at the next sweep. A worker that picks the task up holds its messages for
+    OUTBOX_LEASE_SECONDS (`outbox_send_batch`). An attempt still open when that expires means its
+    worker died during the delivery: the message may have been delivered, which is counted in
+    `uncertain_attempts`; it is sent again (same Message-ID) unless it has used all its attempts."""
+    # expired claims first: they fell due before anything due now (after a broker loss, all of them)
+    expired = list(
         OutboxMessage.objects.select_for_update(skip_locked=True)
-        .filter(status=MessageStatus.PENDING, due_at__lte=now)
-        .order_by("due_at")
+        .filter(status=MessageStatus.SENDING, lease_until__lt=now)
+        .order_by("lease_until")
         .values_list("pk", flat=True)[:limit]
     )
-    if len(due) < limit:
+    due = _attempts_lost(message_ids=expired, now=now) if expired else []
+    if len(expired) < limit:
         due += list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(status=MessageStatus.SENDING, lease_until__lt=now)
-            .order_by("lease_until")
-            .values_list("pk", flat=True)[: limit - len(due)]
+            .filter(status=MessageStatus.PENDING, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("pk", flat=True)[: limit - len(expired)]
         )
     OutboxMessage.objects.filter(pk__in=due).update(
         status=MessageStatus.SENDING,
-        lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+        lease_until=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS),
         updated_at=now,
     )
     return due
+
+
+_LOST = ("The worker stopped during a delivery before its outcome was recorded: it may have been delivered. "
+         "It is sent again with the same Message-ID (Webhook-Id), so the recipient can recognise a copy.")
+
+
+def _attempts_lost(*, message_ids: list[int], now: datetime) -> list[int]:
+    """Expired SENDING rows (locked by the caller): those with an open attempt are counted as
+    uncertain, and FAILED if they have no attempt left. Returns the ones to claim again."""
+    lost = OutboxMessage.objects.filter(pk__in=message_ids, attempt_started_at__isnull=False)
+    spent = set(lost.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS).values_list("pk", flat=True))
+    lost.update(uncertain_attempts=F("uncertain_attempts") + 1, attempt_started_at=None, last_error=_LOST,
+                updated_at=now)
+    OutboxMessage.objects.filter(pk__in=spent).update(status=MessageStatus.FAILED, lease_until=None)
+    return [pk for pk in message_ids if pk not in spent]
 
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** (attempts - 1))
 
 
-# The send step's two statements, hand-written: they run once per message, and building them with
-# the ORM was most of a send's cost (bench/outbox_dispatch.py).
-_LOCK_CLAIMED = "SELECT * FROM notifications_outboxmessage WHERE id = %s AND status = %s"
-_OUTCOME = ("status", "attempts", "due_at", "sent_at", "lease_until", "skip_reason", "last_error", "updated_at")
-_RECORD_OUTCOME = (
-    "UPDATE notifications_outboxmessage SET status = %s, attempts = %s, due_at = %s, sent_at = %s,"
-    " lease_until = %s, skip_reason = %s, last_error = %s, updated_at = %s WHERE id = %s"
+# The send step's statements, hand-written: they run once per message, and building them with the
+# ORM was most of a send's cost (bench/outbox_dispatch.py). Each is one autocommit statement whose
+# WHERE says whose turn it is, so no transaction stays open while the mail server is spoken to.
+# Begin an attempt: only on a claimed row nobody is attempting (nor locking) right now.
+_BEGIN = (
+    "UPDATE notifications_outboxmessage SET attempts = attempts + 1, attempt_started_at = %s, lease_until = %s,"
+    " updated_at = %s WHERE id = (SELECT id FROM notifications_outboxmessage WHERE id = %s AND status = 'SENDING'"
+    " AND attempt_started_at IS NULL FOR UPDATE SKIP LOCKED) RETURNING attempts"
+)
+_BEGIN_WITHOUT_SKIP_LOCKED = (  # SQLite: one writer at a time, the WHERE alone decides
+    "UPDATE notifications_outboxmessage SET attempts = attempts + 1, attempt_started_at = %s, lease_until = %s,"
+    " updated_at = %s WHERE id = %s AND status = 'SENDING' AND attempt_started_at IS NULL RETURNING attempts"
+)
+_SKIP = (
+    "UPDATE notifications_outboxmessage SET status = 'SKIPPED', skip_reason = %s, lease_until = NULL, updated_at = %s"
+    " WHERE id = %s AND status = 'SENDING' AND attempt_started_at IS NULL"
+)
+# The outcome of an attempt: only while it is still this attempt (`attempts` is its number).
+_SENT = (
+    "UPDATE notifications_outboxmessage SET status = 'SENT', sent_at = %s, lease_until = NULL,"
+    " attempt_started_at = NULL, updated_at = %s"
+    " WHERE id = %s AND status = 'SENDING' AND attempts = %s AND attempt_started_at IS NOT NULL"
+)
+_FAILED = (
+    "UPDATE notifications_outboxmessage SET status = %s, due_at = %s, last_error = %s, lease_until = NULL,"
+    " attempt_started_at = NULL, uncertain_attempts = uncertain_attempts + %s, updated_at = %s"
+    " WHERE id = %s AND status = 'SENDING' AND attempts = %s AND attempt_started_at IS NOT NULL"
 )
 
 
-def _lock_claimed(message_id: int) -> OutboxMessage | None:
-    """The claimed row, locked until this transaction ends; None if it is no longer claimed (sent,
-    skipped) or another worker holds it right now (SKIP LOCKED)."""
-    sql = _LOCK_CLAIMED + (" FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else "")
-    return next(iter(OutboxMessage.objects.raw(sql, [message_id, MessageStatus.SENDING])), None)
-
-
-def _record_outcome(message: OutboxMessage) -> None:
-    fields = [OutboxMessage._meta.get_field(name) for name in _OUTCOME]
+def _execute(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD_OUTCOME, [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
-                       + [message.pk])
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else [()] * cursor.rowcount
 
 
-@transaction.atomic
-def message_send(*, message_id: int, now: datetime, mail_connection=None) -> str:
-    """Send one claimed message. Returns what happened: sent, skipped, retry, failed or not_mine."""
-    message = _lock_claimed(message_id)
-    if message is None:
-        return "not_mine"  # already sent or skipped, or another worker holds it right now
+def _at(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _attempt_begin(message: OutboxMessage, *, now: datetime) -> bool:
+    """Record, committed, that a delivery of this message begins now; False if it is not this
+    worker's to deliver (sent, skipped, or another worker is attempting or locking it)."""
+    sql = _BEGIN if connection.features.has_select_for_update_skip_locked else _BEGIN_WITHOUT_SKIP_LOCKED
+    rows = _execute(sql, [_at(now), _at(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)), _at(now),
+                          message.pk])
+    if not rows:
+        return False
+    [(message.attempts,)] = rows
+    return True
+
+
+class _NotDelivered(Exception):
+    """Rendering, a hook or the receiver failed before the message was handed over: safe to retry."""
+
+
+def _hand_over_and_record(message: OutboxMessage, hand_over: Callable[[], object], *, now: datetime) -> str:
+    """Hand the message over and record it as sent, with nothing between the receiver's acceptance
+    and the commit of the record but one database round trip: a second copy is possible only if the
+    worker dies inside that window (measured by bench/outbox_faults.py)."""
+    try:
+        hand_over()
+    except Exception as error:
+        raise _NotDelivered(error) from error
+    if not _execute(_SENT, [_at(now), _at(now), message.pk, message.attempts]):
+        logger.error("outbox message %s was delivered by attempt %s after its lease expired; another attempt "
+                     "owns it now and may deliver a copy", message.pk, message.attempts)
+    return "sent"
+
+
+def _prepare(message: OutboxMessage, kind: Kind, *, now: datetime, mail_connection) -> Callable[[], object]:
+    """What hands the message over: the rendered email's send, or the webhook's POST."""
+    if kind.channel == "webhook":
+        return partial(webhook_deliver, message, now=now)
+    email = render_email(message, now=now)
+    email.connection = mail_connection
+    return email.send
+
+
+def _send(message: OutboxMessage, *, now: datetime, mail_connection) -> str:
     kind = kind_for(message)
     reason = kind.still_holds(message, now) if kind.still_holds else None
-    message.lease_until, message.updated_at = None, now
     if reason:
-        message.status, message.skip_reason = MessageStatus.SKIPPED, reason
-        _record_outcome(message)
-        return "skipped"
-    message.attempts += 1
+        return "skipped" if _execute(_SKIP, [reason[:200], _at(now), message.pk]) else "not_mine"
     try:
-        if kind.channel == "webhook":
-            webhook_deliver(message, now=now)
-        else:
-            email = render_email(message, now=now)
-            email.connection = mail_connection
-            email.send()
-    except Exception as error:  # noqa: BLE001 - any failure to deliver is recorded on the row
-        logger.warning("outbox message %s attempt %s failed: %s", message.pk, message.attempts, error)
-        message.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-            message.status = MessageStatus.FAILED
-        else:
-            message.status, message.due_at = MessageStatus.PENDING, now + _backoff(message.attempts)
-        _record_outcome(message)
-        return "failed" if message.status == MessageStatus.FAILED else "retry"
-    message.status, message.sent_at = MessageStatus.SENT, now
-    _record_outcome(message)
-    for hook in kind.after_sent:
-        hook(message, now)
-    return "sent"
+        hand_over, problem = _prepare(message, kind, now=now, mail_connection=mail_connection), None
+    except Exception as error:  # noqa: BLE001 - recorded below as this attempt's failure
+        hand_over, problem = None, error
+    if not _attempt_begin(message, now=now):
+        return "not_mine"
+    try:
+        if problem is not None:
+            raise _NotDelivered(problem) from problem
+        return _hand_over_and_record(message, hand_over, now=now)
+    except _NotDelivered as failure:
+        error = failure.__cause__
+    # Only a failed hand-over gets here (a failure to record one that succeeded propagates, and its
+    # open attempt is taken back after the lease as uncertain). It is retried; one whose answer was
+    # lost may have arrived all the same, and is counted so.
+    logger.warning("outbox message %s attempt %s failed: %s", message.pk, message.attempts, error)
+    failed = message.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+    status = MessageStatus.FAILED if failed else MessageStatus.PENDING
+    due_at = message.due_at if failed else now + _backoff(message.attempts)
+    _execute(_FAILED, [status.value, _at(due_at), f"{type(error).__name__}: {error}"[:2000],
+                       int(_may_have_arrived(error)), _at(now), message.pk, message.attempts])
+    return "failed" if failed else "retry"
+
+
+def _may_have_arrived(error: BaseException) -> bool:
+    """A refusal is an answer; a connection lost or timed out once the message was on its way is
+    not, and may hide an acceptance (the server stored it, its "250" never came back)."""
+    if isinstance(error, WebhookFailed):
+        return error.may_have_arrived
+    if isinstance(error, ConnectionRefusedError | smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
+        return False
+    return isinstance(error, OSError)  # SMTPServerDisconnected, timeouts, resets
+
+
+def message_send(*, message_id: int, now: datetime, mail_connection=None) -> str:
+    """Send one claimed message. Returns what happened: sent, skipped, retry, failed or not_mine.
+
+    Not one transaction, on purpose: the attempt is committed before the mail server is spoken to
+    (so a worker that dies leaves a trace), and each step's WHERE decides whose turn it is, so a
+    redelivered or duplicated task never delivers a message twice. Call it outside a transaction."""
+    message = OutboxMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING,
+                                           attempt_started_at__isnull=True).first()
+    if message is None:
+        return "not_mine"
+    return _send(message, now=now, mail_connection=mail_connection)
+
+
+def _pick_up(message_ids: list[int], *, now: datetime) -> list[OutboxMessage]:
+    """A worker took the send task: hold its messages for OUTBOX_LEASE_SECONDS instead of the short
+    claim, so they are not handed to another worker while this one works through them. Messages
+    sent, skipped, or being attempted or locked elsewhere are left out."""
+    with transaction.atomic():
+        messages = {
+            message.pk: message
+            for message in OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+                pk__in=message_ids, status=MessageStatus.SENDING, attempt_started_at__isnull=True)
+        }
+        OutboxMessage.objects.filter(pk__in=messages).update(
+            lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS), updated_at=now)
+    return [messages[pk] for pk in message_ids if pk in messages]
 
 
 def outbox_send_batch(*, message_ids: list[int]) -> dict[str, int]:
     """Send claimed messages over one SMTP connection."""
-    outcomes: dict[str, int] = {}
+    messages = _pick_up(message_ids, now=timezone.now())
+    outcomes: dict[str, int] = {"not_mine": len(message_ids) - len(messages)} if len(messages) < len(message_ids) \
+        else {}
+    if not messages:
+        return outcomes
     with get_connection() as mail_connection:
-        for message_id in message_ids:
-            outcome = message_send(message_id=message_id, now=timezone.now(), mail_connection=mail_connection)
+        for message in messages:
+            outcome = _send(message, now=timezone.now(), mail_connection=mail_connection)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 

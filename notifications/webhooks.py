@@ -12,7 +12,6 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime
-from typing import Any
 
 from .models import OutboxMessage, WebhookEndpoint
 
@@ -21,26 +20,18 @@ TIMEOUT_SECONDS = 10
 
 
 class WebhookFailed(Exception):
-    pass
+    def __init__(self, detail: str, *, may_have_arrived: bool = False):
+        super().__init__(detail)
+        self.may_have_arrived = may_have_arrived  # no answer: the receiver may have stored it
+
+
+def event_id(*, event: str, case_ref: uuid.UUID, revision: str) -> str:
+    """Stable for an event: every retry (and every endpoint) carries the same Webhook-Id."""
+    return str(uuid.uuid5(_NAMESPACE, f"{event}:{case_ref}:{revision}"))
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def webhook_publish(*, event: str, case_ref: uuid.UUID, version: int, data: dict[str, Any], now: datetime) -> None:
-    """One outbox row per subscribed endpoint, in the caller's transaction."""
-    from .services import outbox_enqueue
-
-    event_id = str(uuid.uuid5(_NAMESPACE, f"{event}:{case_ref}:{version}"))
-    for endpoint in WebhookEndpoint.objects.filter(active=True):
-        if endpoint.wants(event):
-            outbox_enqueue(
-                kind=f"webhook:{event}", subject=f"webhook:{endpoint.pk}:{case_ref}", version=version,
-                case_ref=case_ref, recipient=endpoint.url, due_at=now, now=now,
-                context={"endpoint_id": endpoint.pk, "event_id": event_id,
-                         "body": {"id": event_id, "type": event, "created_at": now.isoformat(), "data": data}},
-            )
 
 
 def endpoint_active(message: OutboxMessage, now: datetime) -> str | None:
@@ -64,6 +55,7 @@ def webhook_deliver(message: OutboxMessage, *, now: datetime) -> None:
     except urllib.error.HTTPError as error:
         raise WebhookFailed(f"HTTP {error.code} from {endpoint.url}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
-        raise WebhookFailed(f"no answer from {endpoint.url}: {error}") from None
+        refused = isinstance(getattr(error, "reason", error), ConnectionRefusedError)
+        raise WebhookFailed(f"no answer from {endpoint.url}: {error}", may_have_arrived=not refused) from None
     if not 200 <= status < 300:
         raise WebhookFailed(f"HTTP {status} from {endpoint.url}")

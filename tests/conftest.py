@@ -1,22 +1,27 @@
 import os
 import socket
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
+from tests.factories import CaseFactory
+from tests.helpers import client_for, make_reps
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _redis_answers() -> bool:
-    url = settings.CELERY_BROKER_URL
-    if not url.startswith("redis://"):
+    url = urlsplit(settings.CELERY_BROKER_URL)
+    if url.scheme != "redis":
         return False
     try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), timeout=0.5):
             return True
     except OSError:
         return False
@@ -57,11 +62,22 @@ def marketplace(api_key) -> APIClient:
     return client
 
 
-def send_due(at: datetime) -> dict[str, int]:
-    """Run the outbox as the beat sweep and a worker would, at `at` (email: Django's test outbox)."""
-    import time_machine
+@pytest.fixture
+def frozen_clock(now):
+    with time_machine.travel(now, tick=False):
+        yield now
 
-    from notifications.services import outbox_claim_due, outbox_send_batch
 
-    with time_machine.travel(at, tick=False):
-        return outbox_send_batch(message_ids=outbox_claim_due(now=at, limit=100_000))
+@pytest.fixture
+def reps(db, now):
+    return make_reps(3, now=now)
+
+
+@pytest.fixture
+def case(db):
+    return CaseFactory()
+
+
+@pytest.fixture
+def freelancer(case) -> APIClient:
+    return client_for(case)

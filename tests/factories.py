@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
 from verification.models import Case, CaseStatus, Freelancer, GracePolicy, ReasonCode
+from verification.policy import DEFAULT_POLICY
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -81,7 +82,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
     profile_claims = factory.LazyFunction(lambda: [{"field": "country", "value": "India"}])
     standing_snapshot = factory.LazyFunction(lambda: {"badges": ["Top Rated"]})
     status = CaseStatus.OPEN
-    policy = factory.LazyFunction(lambda: GracePolicy(reason_code="default", warning_offsets_hours=[72, 24]).snapshot())
+    policy_snapshot = factory.LazyFunction(lambda: DEFAULT_POLICY.snapshot())
     notice_sent_at = T0
     deadline_at = factory.LazyAttribute(lambda c: c.notice_sent_at + timedelta(days=7))
     created_by = "marketplace:test"

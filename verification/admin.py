@@ -3,7 +3,8 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from verification import services
+from scheduling.errors import DomainError
+from verification.deadlines.services import case_extend, case_unfreeze
 from verification.models import (
     AuditEvent,
     Case,
@@ -14,7 +15,8 @@ from verification.models import (
     RequestStatus,
     Review,
 )
-from verify_site.errors import DomainError
+from verification.services.cases import case_link_revoke, case_withdraw
+from verification.services.requests import case_hold, case_hold_release, case_request_resolve
 
 
 class ReasonForm(forms.Form):
@@ -112,7 +114,7 @@ class CaseRequestAdmin(admin.ModelAdmin):
         done = 0
         for case_request in queryset:
             try:
-                services.case_request_resolve(request_id=case_request.pk, status=status,
+                case_request_resolve(request_id=case_request.pk, status=status,
                                               actor=f"user:{request.user.get_username()}",
                                               reason=f"{verb} in the admin.", now=timezone.now())
                 done += 1
@@ -139,14 +141,14 @@ class CaseAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Case._meta.fields if f.name != "link_nonce"]
     exclude = ["link_nonce"]
     actions = [
-        reason_action(description="Hold: pause the freeze", service=services.case_hold, verb="Held"),
-        reason_action(description="Release the hold", service=services.case_hold_release, verb="Released"),
-        reason_action(description="Extend the deadline by the policy's amount", service=services.case_extend,
+        reason_action(description="Hold: pause the freeze", service=case_hold, verb="Held"),
+        reason_action(description="Release the hold", service=case_hold_release, verb="Released"),
+        reason_action(description="Extend the deadline by the policy's amount", service=case_extend,
                       verb="Extended"),
-        reason_action(description="Unfreeze", service=services.case_unfreeze, verb="Unfroze"),
-        reason_action(description="Revoke the link and mail a new one", service=services.case_link_revoke,
+        reason_action(description="Unfreeze", service=case_unfreeze, verb="Unfroze"),
+        reason_action(description="Revoke the link and mail a new one", service=case_link_revoke,
                       verb="Sent a new link for"),
-        reason_action(description="Withdraw the selected cases", service=services.case_withdraw, verb="Withdrew"),
+        reason_action(description="Withdraw the selected cases", service=case_withdraw, verb="Withdrew"),
     ]
     inlines = [CaseRequestInline, AuditEventInline]
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from verification.models import ChecklistTemplate
+from verification.models import CallRecord, ChecklistTemplate
 
 DEFAULT_ITEMS = [
     {"key": "consent", "label": "Consent: the freelancer agrees to the check (what is and is not kept was explained)",
@@ -23,3 +23,16 @@ def checklist_current(*, now: datetime) -> ChecklistTemplate:
     """The newest checklist version; the default one if none exists yet."""
     return ChecklistTemplate.objects.order_by("-version").first() or ChecklistTemplate.objects.get_or_create(
         version=1, defaults={"items": DEFAULT_ITEMS, "created_at": now, "created_by": "system"})[0]
+
+
+def checklist_questions(call: CallRecord) -> list[dict]:
+    """The call's checklist version expanded for its case: one question per profile fact."""
+    questions = []
+    for item in call.checklist.items:
+        if item.get("per_claim"):
+            for claim in call.case.profile_claims[: item.get("max_claims", 3)]:
+                questions.append({"key": f"fact:{claim['field']}", "label": f"{item['label']}: {claim['field']} = "
+                                  f"{claim['value']}", "choices": item["choices"]})
+        else:
+            questions.append({"key": item["key"], "label": item["label"], "choices": item["choices"]})
+    return questions

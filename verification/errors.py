@@ -1,4 +1,4 @@
-from verify_site.errors import Conflict, DomainError, Forbidden, NotFound
+from scheduling.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class CaseAlreadyOpen(Conflict):

@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
+from scheduling.errors import Conflict, DomainError
 from verification.models import IdempotencyRecord
-from verify_site.errors import Conflict, DomainError
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(days=7)

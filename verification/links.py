@@ -5,16 +5,15 @@ which invalidates every token issued before.
 """
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
 
+from scheduling.errors import DomainError
 from verification.models import Case
-from verify_site.errors import DomainError
 
 _SALT = "verification.freelancer-link"
-LINK_DAYS_AFTER_CLOSE = 30
 
 
 class LinkInvalid(DomainError):
@@ -43,7 +42,6 @@ def case_from_token(token: str, *, now: datetime) -> Case:
         case = Case.objects.select_related("freelancer").get(pk=uuid.UUID(hex=case_hex), link_nonce=nonce)
     except (signing.BadSignature, Case.DoesNotExist, TypeError, ValueError):
         raise LinkInvalid() from None
-    days = case.policy.get("link_days_after_close", LINK_DAYS_AFTER_CLOSE)
-    if case.closed_at and now > case.closed_at + timedelta(days=days):
+    if case.closed_at and now > case.closed_at + case.policy.link_lifetime_after_close:
         raise LinkExpired()
     return case

@@ -1,5 +1,7 @@
 import secrets
 import uuid
+from dataclasses import fields as dataclass_fields
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -9,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import APIKey
 
 from scheduling.models import validate_timezone
+from verification.policy import DEFAULT_POLICY, Policy
 
 
 class ReasonCode(models.TextChoices):
@@ -49,12 +52,20 @@ class Freelancer(models.Model):
         return self.name.split()[0] if self.name.strip() else self.name
 
 
+def default_warning_offsets_hours() -> list[int]:
+    return list(DEFAULT_POLICY.warning_offsets_hours)
+
+
+def default_reminder_offsets_minutes() -> list[int]:
+    return list(DEFAULT_POLICY.reminder_offsets_minutes)
+
+
 class GracePolicy(models.Model):
     """How long a freelancer has and how they are warned, per reason code.
 
     The row with reason_code "default" applies to every reason without its own row. A case copies
-    the values it started with into `Case.policy`, so editing a policy never moves a running
-    case's deadline.
+    the values it started with (`Case.policy_snapshot`), so editing a policy never moves a running
+    case's deadline. Field defaults come from `verification.policy.Policy`.
     """
 
     DEFAULT = "default"
@@ -64,46 +75,56 @@ class GracePolicy(models.Model):
         unique=True,
         choices=[(DEFAULT, _("Default (any reason without its own policy)")), *ReasonCode.choices],
     )
-    grace_days = models.PositiveSmallIntegerField(default=7, validators=[MinValueValidator(1)])
+    grace_days = models.PositiveSmallIntegerField(default=DEFAULT_POLICY.grace_days, validators=[MinValueValidator(1)])
     warning_offsets_hours = models.JSONField(
-        default=list, help_text="Warnings before the deadline, in hours, e.g. [72, 24]."
+        default=default_warning_offsets_hours, help_text="Warnings before the deadline, in hours, e.g. [72, 24]."
     )
-    max_reschedules = models.PositiveSmallIntegerField(default=3)
+    max_reschedules = models.PositiveSmallIntegerField(default=DEFAULT_POLICY.max_reschedules)
     reschedule_cutoff_hours = models.PositiveSmallIntegerField(
-        default=1, help_text="No rescheduling this close to the call."
+        default=DEFAULT_POLICY.reschedule_cutoff_hours, help_text="No rescheduling this close to the call."
     )
     our_fault_extension_hours = models.PositiveSmallIntegerField(
-        default=72, help_text="Deadline extension when we cancel a call (no representative left at that time)."
+        default=DEFAULT_POLICY.our_fault_extension_hours,
+        help_text="Deadline extension when we cancel a call (no representative left at that time).",
     )
     min_warning_lead_hours = models.PositiveSmallIntegerField(
-        default=12, help_text="The last warning must have been sent at least this long before the deadline."
+        default=DEFAULT_POLICY.min_warning_lead_hours,
+        help_text="The last warning must have been sent at least this long before the deadline.",
     )
     min_bookable_times = models.PositiveSmallIntegerField(
-        default=10, help_text="Distinct bookable times a freelancer must have been offered before the deadline."
+        default=DEFAULT_POLICY.min_bookable_times,
+        help_text="Distinct bookable times a freelancer must have been offered before the deadline.",
     )
     guard_extension_hours = models.PositiveSmallIntegerField(
-        default=48, help_text="Extension when a freeze guard fails at the deadline."
+        default=DEFAULT_POLICY.guard_extension_hours, help_text="Extension when a freeze guard fails at the deadline."
     )
-    rep_no_show_extension_hours = models.PositiveSmallIntegerField(default=72)
-    technical_retry_extension_hours = models.PositiveSmallIntegerField(default=48)
+    rep_no_show_extension_hours = models.PositiveSmallIntegerField(default=DEFAULT_POLICY.rep_no_show_extension_hours)
+    technical_retry_extension_hours = models.PositiveSmallIntegerField(
+        default=DEFAULT_POLICY.technical_retry_extension_hours)
     self_extension_days = models.PositiveSmallIntegerField(
-        default=3, help_text="One self-service extension, granted automatically; 0 turns it off."
+        default=DEFAULT_POLICY.self_extension_days,
+        help_text="One self-service extension, granted automatically; 0 turns it off.",
     )
-    freelancer_no_show_limit = models.PositiveSmallIntegerField(default=2)
+    freelancer_no_show_limit = models.PositiveSmallIntegerField(default=DEFAULT_POLICY.freelancer_no_show_limit)
     freelancer_no_show_wait_minutes = models.PositiveSmallIntegerField(
-        default=2, help_text="A no-show can be recorded only this long after the call's start."
+        default=DEFAULT_POLICY.freelancer_no_show_wait_minutes,
+        help_text="A no-show can be recorded only this long after the call's start.",
     )
     rep_no_show_margin_minutes = models.PositiveSmallIntegerField(
-        default=5, help_text="A call not started by its end plus this is a representative no-show."
+        default=DEFAULT_POLICY.rep_no_show_margin_minutes,
+        help_text="A call not started by its end plus this is a representative no-show.",
     )
     review_days = models.PositiveSmallIntegerField(
-        default=5, help_text="Reviewers aim to decide escalations and appeals within this many days."
+        default=DEFAULT_POLICY.review_days,
+        help_text="Reviewers aim to decide escalations and appeals within this many days.",
     )
     link_days_after_close = models.PositiveSmallIntegerField(
-        default=30, help_text="The freelancer's link keeps working this long after the case ends."
+        default=DEFAULT_POLICY.link_days_after_close,
+        help_text="The freelancer's link keeps working this long after the case ends.",
     )
     reminder_offsets_minutes = models.JSONField(
-        default=list, help_text="Reminders before a booked call, in minutes, e.g. [1440, 60, 10]."
+        default=default_reminder_offsets_minutes,
+        help_text="Reminders before a booked call, in minutes, e.g. [1440, 60, 10].",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -131,30 +152,18 @@ class GracePolicy(models.Model):
         if not isinstance(reminders, list) or not all(isinstance(m, int) and 0 < m <= 7 * 24 * 60 for m in reminders):
             raise ValidationError({"reminder_offsets_minutes": _("A list of whole minutes, each up to a week.")})
 
-    def snapshot(self) -> dict:
-        return {
-            "reason_code": self.reason_code,
-            "grace_days": self.grace_days,
-            "warning_offsets_hours": sorted(self.warning_offsets_hours, reverse=True),
-            "max_reschedules": self.max_reschedules,
-            "reschedule_cutoff_hours": self.reschedule_cutoff_hours,
-            "our_fault_extension_hours": self.our_fault_extension_hours,
-            "reminder_offsets_minutes": sorted(self.reminder_offsets_minutes or [1440, 60, 10], reverse=True),
-            "min_warning_lead_hours": self.min_warning_lead_hours,
-            "min_bookable_times": self.min_bookable_times,
-            "guard_extension_hours": self.guard_extension_hours,
-            "rep_no_show_extension_hours": self.rep_no_show_extension_hours,
-            "technical_retry_extension_hours": self.technical_retry_extension_hours,
-            "self_extension_days": self.self_extension_days,
-            "freelancer_no_show_limit": self.freelancer_no_show_limit,
-            "link_days_after_close": self.link_days_after_close,
-            "review_days": self.review_days,
-            "freelancer_no_show_wait_minutes": self.freelancer_no_show_wait_minutes,
-            "rep_no_show_margin_minutes": self.rep_no_show_margin_minutes,
-        }
+    def policy(self) -> Policy:
+        """The values a case started now would keep."""
+        values = {f.name: getattr(self, f.name) for f in dataclass_fields(Policy)}
+        values["warning_offsets_hours"] = tuple(sorted(self.warning_offsets_hours, reverse=True))
+        values["reminder_offsets_minutes"] = tuple(sorted(
+            self.reminder_offsets_minutes or DEFAULT_POLICY.reminder_offsets_minutes, reverse=True))
+        return Policy(**values)
 
 
 FINAL_STATUSES = (CaseStatus.VERIFIED, CaseStatus.NOT_VERIFIED, CaseStatus.WITHDRAWN)
+OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINAL_STATUSES)
+BOOKABLE_STATUSES = (CaseStatus.OPEN, CaseStatus.FROZEN)  # a frozen freelancer can still book
 
 
 def new_link_nonce() -> str:
@@ -172,7 +181,7 @@ class Case(models.Model):
     profile_claims = models.JSONField(default=list)
     standing_snapshot = models.JSONField(default=dict)
     status = models.CharField(max_length=20, choices=CaseStatus.choices, default=CaseStatus.OPEN)
-    policy = models.JSONField(help_text="The grace policy's values when the case started.")
+    policy_snapshot = models.JSONField(db_column="policy", help_text="The grace policy's values when the case started.")
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -219,6 +228,11 @@ class Case(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The policy values the case started with (typed; defaults for anything the snapshot lacks)."""
+        return Policy.from_snapshot(self.policy_snapshot)
 
 
 class RequestKind(models.TextChoices):
@@ -331,9 +345,6 @@ class Outcome(models.TextChoices):
     ESCALATED = "ESCALATED", _("Escalated to a reviewer")
     NOT_VERIFIED = "NOT_VERIFIED", _("Not verified (reviewers only)")
 
-
-ON_A_CALL = [Outcome.VERIFIED, Outcome.RETRY_TECHNICAL, Outcome.FREELANCER_NO_SHOW, Outcome.ALT_PATH,
-             Outcome.ESCALATED]
 
 
 class ChecklistTemplate(models.Model):

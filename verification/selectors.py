@@ -1,16 +1,33 @@
+"""Every non-trivial read about cases: what the marketplace, the freelancer's pages and API, and
+the services ask."""
+
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case as When_
+from django.db.models import Case as SqlCase
 from django.db.models import IntegerField, Value, When
 
 from notifications.timefmt import wall_clock
-from scheduling.selectors import availability_list
-from verification import freeze
+from scheduling.ics import call_is_on, presence_code
+from scheduling.models import Booking
+from scheduling.selectors import availability_list, booking_active_for
+from verification.deadlines.guards import can_submit_proposals
 from verification.errors import CaseNotFound
-from verification.models import FINAL_STATUSES, Case, CaseStatus
+from verification.models import (
+    BOOKABLE_STATUSES,
+    FINAL_STATUSES,
+    Case,
+    CaseRequest,
+    CaseStatus,
+    GracePolicy,
+    RequestKind,
+    RequestStatus,
+    Review,
+)
+from verification.policy import DEFAULT_POLICY, Policy
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -30,7 +47,7 @@ def case_summary(case: Case) -> dict[str, Any]:
 
 def freelancer_current_case(*, external_id: str) -> Case | None:
     """The open case if there is one, else the most recent one."""
-    open_first = When_(When(status__in=FINAL_STATUSES, then=Value(1)), default=Value(0), output_field=IntegerField())
+    open_first = SqlCase(When(status__in=FINAL_STATUSES, then=Value(1)), default=Value(0), output_field=IntegerField())
     return (
         Case.objects.filter(freelancer__external_id=external_id)
         .order_by(open_first, "-created_at")
@@ -42,7 +59,7 @@ def freelancer_eligibility(*, external_id: str, now: datetime) -> dict[str, Any]
     case = freelancer_current_case(external_id=external_id)
     return {
         "external_id": external_id,
-        "can_submit_proposals": freeze.can_submit_proposals(case, now=now),
+        "can_submit_proposals": can_submit_proposals(case, now=now),
         "case": None
         if case is None
         else {"id": str(case.id), "status": case.status, "deadline_at": case.deadline_at},
@@ -56,7 +73,15 @@ def case_get(*, case_id) -> Case:
         raise CaseNotFound() from None
 
 
-BOOKABLE_STATUSES = (CaseStatus.OPEN, CaseStatus.FROZEN)
+def policy_for(*, reason_code: str) -> Policy:
+    """What a case flagged now for this reason keeps: the reason's own policy, else the default
+    row, else the built-in defaults."""
+    rows = {row.reason_code: row for row in GracePolicy.objects.filter(reason_code__in=[reason_code,
+                                                                                      GracePolicy.DEFAULT])}
+    row = rows.get(reason_code) or rows.get(GracePolicy.DEFAULT)
+    return row.policy() if row else DEFAULT_POLICY
+
+
 FROZEN_BOOKING_DAYS = 14
 PRIORITY_NOTICE = timedelta(minutes=5)  # after our no-show: the very next free times
 
@@ -103,17 +128,57 @@ def case_availability(
 
 
 def case_reschedules_left(case: Case) -> int:
-    return max(0, case.policy.get("max_reschedules", 3) - case.reschedule_count)
+    return max(0, case.policy.max_reschedules - case.reschedule_count)
 
 
 def case_extension_refusal(case: Case, *, now: datetime) -> str | None:
     """Why the freelancer's one self-service extension cannot be granted now; None if it can."""
-    from verification.models import CaseRequest, RequestKind
-
-    if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not case.policy.get("self_extension_days", 3):
+    if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not case.policy.self_extension_days:
         return "This case cannot be extended."
     if case.deadline_at is None or case.deadline_at <= now:
         return "The deadline has passed; extensions must be asked for before it."
     if CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists():
         return "You have already used your one extension."
     return None
+
+
+@dataclass(frozen=True)
+class CaseOverview:
+    """What the freelancer sees of their case, computed once for the page and the API. Templates
+    and serializers read these flags; they never re-derive a rule."""
+
+    case: Case
+    now: datetime
+    can_submit_proposals: bool
+    booking: Booking | None
+    presence_code: str | None  # during the call only
+    can_book: bool  # no call booked, and the case takes one (open or frozen)
+    reschedules_left: int
+    pending_requests: list[CaseRequest]
+    accommodation_pending: bool
+    extension_available: bool
+    refusal: Review | None  # the reviewer's decision a refused freelancer sees
+    review_by: datetime  # when a reviewer aims to have decided what is asked now
+
+    @property
+    def zone(self) -> str:
+        return self.case.freelancer.timezone
+
+
+def case_overview(*, case: Case, now: datetime) -> CaseOverview:
+    booking = booking_active_for(case_ref=case.id)
+    pending = list(CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING))
+    return CaseOverview(
+        case=case,
+        now=now,
+        can_submit_proposals=can_submit_proposals(case, now=now),
+        booking=booking,
+        presence_code=presence_code(booking) if booking and call_is_on(booking, now=now) else None,
+        can_book=booking is None and case.status in BOOKABLE_STATUSES,
+        reschedules_left=case_reschedules_left(case),
+        pending_requests=pending,
+        accommodation_pending=any(r.kind == RequestKind.ACCOMMODATION for r in pending),
+        extension_available=case_extension_refusal(case, now=now) is None,
+        refusal=Review.objects.filter(case=case, decision=CaseStatus.NOT_VERIFIED).order_by("-decided_at").first(),
+        review_by=now + case.policy.review_time,
+    )

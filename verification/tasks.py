@@ -1,27 +1,36 @@
+"""Periodic work (Celery beat), each a thin call into one service."""
+
 from celery import shared_task
 from django.utils import timezone
 
-from verification import calls, services
+from verification.deadlines import services as deadlines
 from verification.idempotency import idempotency_records_prune
+from verification.services import bookings, no_shows
+
+
+@shared_task
+def cases_notice_sent_record() -> int:
+    """Every few seconds: the grace period of each case whose notice the outbox has sent starts."""
+    return deadlines.cases_notice_sent_record(now=timezone.now())
 
 
 @shared_task
 def bookings_displaced_handle() -> int:
     """Bookings the system moved or cancelled (a representative became unavailable): audit them,
     and for cancelled ones reopen the case and extend its deadline."""
-    return services.bookings_displaced_handle(now=timezone.now())
+    return bookings.bookings_displaced_handle(now=timezone.now())
 
 
 @shared_task
 def cases_deadline_sweep() -> dict[str, int]:
     """Every open case past its deadline: freeze when every guard holds, else extend."""
-    return services.cases_deadline_sweep(now=timezone.now())
+    return deadlines.cases_deadline_sweep(now=timezone.now())
 
 
 @shared_task
 def bookings_rep_no_show_detect() -> int:
     """Calls never started by their end plus the policy margin: our fault, made good at once."""
-    return calls.bookings_rep_no_show_detect(now=timezone.now())
+    return no_shows.bookings_rep_no_show_detect(now=timezone.now())
 
 
 @shared_task

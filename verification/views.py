@@ -2,7 +2,6 @@
 the form, makes one call into a service or selector, and renders."""
 
 import zoneinfo
-from datetime import date, timedelta
 from functools import wraps
 
 from django import forms
@@ -10,19 +9,21 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from notifications.timefmt import local_time
-from scheduling.ics import booking_invite, call_is_on, invite_method, join_url, phone_route, presence_code
-from scheduling.selectors import booking_active_for, booking_latest_for, languages_offered
-from scheduling.services import SlotTaken
-from verification import calls, freeze, selectors, services
+from scheduling.errors import DomainError, SlotTaken
+from scheduling.ics import booking_invite, invite_method, join_url, phone_route
+from scheduling.selectors import booking_latest_for, languages_offered
+from verification import booking_page, selectors
+from verification.deadlines.services import case_extension_request
 from verification.links import LinkExpired, LinkInvalid, case_from_token
-from verification.models import AccommodationNeed, CaseRequest, RequestKind, RequestStatus, Review
-from verify_site.errors import DomainError
+from verification.models import AccommodationNeed, RequestKind
+from verification.services.bookings import case_booking_cancel, case_booking_choose
+from verification.services.requests import case_request_create
+from verification.services.reviews import case_appeal
 
 # Canonical place names for the zone picker (no aliases such as US/... or Etc/GMT+3).
 ZONES = sorted(z for z in zoneinfo.available_timezones()
@@ -47,26 +48,26 @@ def with_case(view):
 
 
 def _base_context(case, token: str) -> dict:
-    zone = case.freelancer.timezone
-    booking = booking_active_for(case_ref=case.id)
-    now = timezone.now()
+    """What every freelancer page shows: the case overview (one selector), in the freelancer's zone."""
+    overview = selectors.case_overview(case=case, now=timezone.now())
+    zone, booking = overview.zone, overview.booking
     return {
-        "case": case, "token": token, "zone": zone, "now": now,
+        "case": case, "token": token, "zone": zone, "now": overview.now,
         "deadline_local": local_time(case.deadline_at, zone) if case.deadline_at else None,
-        "can_submit": freeze.can_submit_proposals(case, now=now),
+        "can_submit": overview.can_submit_proposals,
+        "can_book": overview.can_book,
         "booking": booking,
         "booking_local": local_time(booking.starts_at, zone) if booking else None,
         "booking_join_url": join_url(booking) if booking else None,
         "booking_phone": phone_route(booking) if booking else None,
-        "presence_code": presence_code(booking) if booking and call_is_on(booking, now=now) else None,
-        "reschedules_left": selectors.case_reschedules_left(case),
-        "pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING),
-        "accommodation_pending": CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING,
-                                                            kind=RequestKind.ACCOMMODATION).exists(),
-        "extension_available": selectors.case_extension_refusal(case, now=now) is None,
-        "self_extension_days": case.policy.get("self_extension_days", 3),
-        "refusal": Review.objects.filter(case=case, decision="NOT_VERIFIED").order_by("-decided_at").first(),
-        "review_by": local_time(now + timedelta(days=case.policy.get("review_days", 5)), zone),
+        "presence_code": overview.presence_code,
+        "reschedules_left": overview.reschedules_left,
+        "pending": overview.pending_requests,
+        "accommodation_pending": overview.accommodation_pending,
+        "extension_available": overview.extension_available,
+        "self_extension_days": case.policy.self_extension_days,
+        "refusal": overview.refusal,
+        "review_by": local_time(overview.review_by, zone),
     }
 
 
@@ -93,32 +94,34 @@ def book_page(request, case, token):
         form = BookForm(request.POST)
         if form.is_valid():
             try:
-                moved = services.case_booking_choose(case_id=case.id, starts_at=form.cleaned_data["starts_at"],
-                                                     language=language, phone=phone, actor="freelancer",
-                                                     now=timezone.now())[1]
-                messages.success(request, _("Your call was moved. The updated invite is on its way.") if moved else
-                                 _("Your call is booked. A confirmation with the invite is on its way."))
-                return redirect("freelancer-case", token=token)
+                case_booking_choose(case_id=case.id, starts_at=form.cleaned_data["starts_at"], language=language,
+                                    phone=phone, actor="freelancer", now=timezone.now())
+                return redirect("freelancer-booked", token=token)
             except DomainError as problem:
                 error = problem.detail
                 if isinstance(problem, SlotTaken):
-                    taken, next_free = True, [local_time(moment, zone) for moment in problem.next_free_times]
+                    taken, next_free = True, problem.next_free_times
         else:
             error = form.errors["starts_at"][0]
-    availability = selectors.case_availability(case=case, now=timezone.now(), language=language, phone=phone,
-                                               zone_name=zone)
-    days = [{**day, "label": date_format(date.fromisoformat(day["date"]), "D j M")} for day in availability["days"]]
-    chosen_day = request.GET.get("day") or (days[0]["date"] if days else None)
+    book = booking_page.case_booking_page(case=case, now=timezone.now(), zone_name=zone, language=language,
+                                          phone=phone, day=request.GET.get("day"), next_free=next_free)
     context = {
-        **_base_context(case, token), "availability": availability, "days": days, "chosen_day": chosen_day,
-        "times": next((d["times"] for d in days if d["date"] == chosen_day), []),
-        "chosen_label": next((d["label"] for d in days if d["date"] == chosen_day), ""),
-        "picker_zone": zone, "language": language, "phone": phone, "error": error, "next_free": next_free,
-        "zones": ZONES,
+        **_base_context(case, token), "book": book, "picker_zone": zone, "language": language, "phone": phone,
+        "language_name": _language_name(language) if language else "", "error": error, "zones": ZONES,
         "language_choices": [(code, _language_name(code)) for code in languages_offered()],
     }
-    template = "verification/freelancer/_times.html" if request.htmx else "verification/freelancer/book.html"
+    partial = request.htmx and not request.htmx.history_restore_request  # htmx swaps the times in
+    template = "verification/freelancer/_times.html" if partial else "verification/freelancer/book.html"
     return render(request, template, context, status=409 if taken else 400 if error else 200)
+
+
+@with_case
+def booked_page(request, case, token):
+    """The confirmation after booking or moving: the time, how to join, add to calendar."""
+    context = _base_context(case, token)
+    if context["booking"] is None:
+        return redirect("freelancer-case", token=token)
+    return render(request, "verification/freelancer/booked.html", context)
 
 
 def _language_name(code: str) -> str:
@@ -141,7 +144,7 @@ def _act(request, token, service, case, success: str):
 @require_POST
 @with_case
 def cancel(request, case, token):
-    return _act(request, token, services.case_booking_cancel, case,
+    return _act(request, token, case_booking_cancel, case,
                 _("Your call is cancelled. Please book a new time before your deadline."))
 
 
@@ -159,7 +162,7 @@ def invite(request, case, token):
 @require_POST
 @with_case
 def extension(request, case, token):
-    return _act(request, token, services.case_extension_request, case, _("Your deadline was extended."))
+    return _act(request, token, case_extension_request, case, _("Your deadline was extended."))
 
 
 class AccommodationForm(forms.Form):
@@ -189,8 +192,8 @@ def accommodation(request, case, token):
     return _form_page(
         request, case, token, form_class=AccommodationForm, template="verification/freelancer/accommodation.html",
         success=_("Thank you. Staff will contact you. Until they have, submitting proposals will not be paused."),
-        submit=lambda data: services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION,
-                                                         actor="freelancer", now=timezone.now(), **data),
+        submit=lambda data: case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION,
+                                                actor="freelancer", now=timezone.now(), **data),
     )
 
 
@@ -205,5 +208,5 @@ def appeal(request, case, token):
     return _form_page(
         request, case, token, form_class=AppealForm, template="verification/freelancer/appeal.html",
         success=_("Your appeal was sent. A reviewer who was not on your call will decide."),
-        submit=lambda data: calls.case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **data),
+        submit=lambda data: case_appeal(case_id=case.id, actor="freelancer", now=timezone.now(), **data),
     )

@@ -10,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from verify_site.errors import DomainError
+from scheduling.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

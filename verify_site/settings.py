@@ -1,6 +1,6 @@
 """Settings, all from environment variables with safe local defaults.
 
-Every variable read here is listed in the README's settings table. With DEBUG off and only
+Every variable read here is listed in the settings table, docs/settings.md. With DEBUG off and only
 SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set, the result is production-grade:
 `python manage.py check --deploy --fail-level WARNING` passes.
 """
@@ -164,9 +164,17 @@ OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=30)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 OUTBOX_SEND_CHUNK = 25  # messages per send task, over one SMTP connection
 OUTBOX_MAX_BATCHES_PER_SWEEP = 40
+# A claimed message whose send task has not started by then is claimed again: a task lost with the
+# broker's queue is replaced at the next sweep (shorter than the sweep interval, see docs/notifications.md).
+OUTBOX_CLAIM_LEASE_SECONDS = env.int("OUTBOX_CLAIM_LEASE_SECONDS", default=max(1, OUTBOX_SWEEP_SECONDS // 2))
+# A worker holds the messages of the task it runs, and an attempt, this long; keep it above the send
+# task's hard time limit (CELERY_TASK_TIME_LIMIT) so a live worker is never overtaken.
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
 OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
+
+# How often verification asks the outbox which notices were sent (the grace period starts then).
+NOTICE_SENT_CHECK_SECONDS = min(10, OUTBOX_SWEEP_SECONDS)
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -199,10 +207,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = env.str(
 )
 CELERY_BEAT_SCHEDULE = {
     "slots-sync": {"task": "scheduling.tasks.representatives_slots_sync_all", "schedule": 15 * 60},
+    "notices-sent": {"task": "verification.tasks.cases_notice_sent_record", "schedule": NOTICE_SENT_CHECK_SECONDS},
     "displaced-bookings": {"task": "verification.tasks.bookings_displaced_handle", "schedule": 60},
     "rep-no-show": {"task": "verification.tasks.bookings_rep_no_show_detect", "schedule": 60},
     "deadline-sweep": {"task": "verification.tasks.cases_deadline_sweep", "schedule": 60},
-    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS},
+    # A sweep that waited a whole interval in the queue is dropped: a newer one is behind it, queued
+    # after the send tasks the last sweep made, so when a sweep runs every task before it was taken.
+    "outbox-dispatch": {"task": "notifications.tasks.outbox_dispatch", "schedule": OUTBOX_SWEEP_SECONDS,
+                        "options": {"expires": OUTBOX_SWEEP_SECONDS}},
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
     "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
 }
@@ -213,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "verify_site.schema.ViewScopedAutoSchema",
     "EXCEPTION_HANDLER": "verify_site.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

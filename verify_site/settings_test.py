@@ -31,3 +31,6 @@ SECURE_SSL_REDIRECT = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 PUBLIC_BASE_URL = "http://testserver"
+# Slots for a week and a day: every test books within it, and each booking test makes a third of
+# the slots a 21-day horizon would (tests that need more set it themselves).
+SLOT_HORIZON_DAYS = 8

@@ -4,32 +4,31 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications import views as notification_views
-from verification import apis as verification_apis
-from verification import console_views, freelancer_apis
+from verification import console_views
 from verification import views as verification_views
+from verification.apis import freelancer as freelancer_api
+from verification.apis import marketplace
 from verify_site import views
 
 api_v1 = [
-    path("cases", verification_apis.CaseCreateApi.as_view(), name="case-create"),
-    path("cases/<uuid:case_id>", verification_apis.CaseDetailApi.as_view(), name="case-detail"),
-    path("cases/<uuid:case_id>/withdraw", verification_apis.CaseWithdrawApi.as_view(), name="case-withdraw"),
-    path("case", freelancer_apis.FreelancerCaseApi.as_view(), name="freelancer-case"),
-    path("case/availability", freelancer_apis.FreelancerAvailabilityApi.as_view(), name="freelancer-availability"),
-    path("case/booking", freelancer_apis.FreelancerBookingApi.as_view(), name="freelancer-booking"),
-    path("case/booking.ics", freelancer_apis.FreelancerBookingIcsApi.as_view(), name="freelancer-booking-ics"),
-    path("case/extension", freelancer_apis.FreelancerExtensionApi.as_view(), name="freelancer-extension"),
-    path("case/accommodation", freelancer_apis.FreelancerAccommodationApi.as_view(),
-         name="freelancer-accommodation"),
-    path(
-        "freelancers/<str:external_id>/eligibility",
-        verification_apis.EligibilityApi.as_view(),
-        name="freelancer-eligibility",
-    ),
+    path("cases", marketplace.CaseCreateApi.as_view(), name="api-case-create"),
+    path("cases/<uuid:case_id>", marketplace.CaseDetailApi.as_view(), name="api-case-detail"),
+    path("cases/<uuid:case_id>/withdraw", marketplace.CaseWithdrawApi.as_view(), name="api-case-withdraw"),
+    path("freelancers/<str:external_id>/eligibility", marketplace.EligibilityApi.as_view(),
+         name="api-freelancer-eligibility"),
+    path("case", freelancer_api.FreelancerCaseApi.as_view(), name="api-freelancer-case"),
+    path("case/availability", freelancer_api.FreelancerAvailabilityApi.as_view(), name="api-freelancer-availability"),
+    path("case/booking", freelancer_api.FreelancerBookingApi.as_view(), name="api-freelancer-booking"),
+    path("case/booking.ics", freelancer_api.FreelancerBookingIcsApi.as_view(), name="api-freelancer-booking-ics"),
+    path("case/extension", freelancer_api.FreelancerExtensionApi.as_view(), name="api-freelancer-extension"),
+    path("case/accommodation", freelancer_api.FreelancerAccommodationApi.as_view(),
+         name="api-freelancer-accommodation"),
 ]
 
 freelancer = [
     path("", verification_views.case_page, name="freelancer-case"),
     path("book/", verification_views.book_page, name="freelancer-book"),
+    path("booked/", verification_views.booked_page, name="freelancer-booked"),
     path("cancel/", verification_views.cancel, name="freelancer-cancel"),
     path("invite.ics", verification_views.invite, name="freelancer-invite"),
     path("extension/", verification_views.extension, name="freelancer-extension-page"),
@@ -39,7 +38,10 @@ freelancer = [
 
 console = [
     path("", console_views.today, name="console-today"),
-    path("hours/", console_views.hours_change, name="console-hours"),
+    path("hours/add/", console_views.hours_add, name="console-hours-add"),
+    path("hours/remove/", console_views.hours_remove, name="console-hours-remove"),
+    path("time-off/add/", console_views.time_off_add_page, name="console-time-off-add"),
+    path("time-off/remove/", console_views.time_off_remove_page, name="console-time-off-remove"),
     path("calls/<uuid:booking_id>/", console_views.call_page, name="console-call"),
     path("calls/<uuid:booking_id>/action/", console_views.call_action, name="console-call-action"),
     path("reviews/", console_views.reviews, name="console-reviews"),

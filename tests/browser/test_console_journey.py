@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 
 from scheduling.models import WorkingHours
 from scheduling.selectors import availability_list
-from scheduling.services import booking_create, representative_slots_sync
+from scheduling.services.bookings import booking_create
+from scheduling.services.slots import representative_slots_sync
 from tests.browser.conftest import assert_accessible, screenshot
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
 from verification.models import Case, CaseStatus

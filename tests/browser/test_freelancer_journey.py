@@ -14,8 +14,9 @@ from scheduling.models import Booking, BookingStatus
 from scheduling.selectors import availability_list
 from tests.browser.conftest import assert_accessible, assert_fits_the_phone, screenshot
 from tests.factories import CaseFactory
+from tests.helpers import client_for, make_reps
 from tests.notifications.processes import smtp_sink
-from tests.scheduling.conftest import client_for, make_reps
+from verification.deadlines.services import cases_notice_sent_record
 from verification.links import freelancer_url
 from verification.models import Case, CaseRequest, CaseStatus
 
@@ -23,7 +24,9 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def send_outbox() -> None:
+    """What the worker and verification's beat task do: send what is due, start the grace periods."""
     outbox_send_batch(message_ids=outbox_claim_due(now=timezone.now(), limit=1000))
+    cases_notice_sent_record(now=timezone.now())
 
 
 @pytest.fixture
@@ -73,7 +76,6 @@ def test_from_the_notice_email_to_a_booked_call_and_back(live, page, api_key, se
     assert page.get_by_label("Time zone").input_value() == "America/Sao_Paulo"
     assert_accessible(page)
     assert_fits_the_phone(page)
-    screenshot(page, "book")
     loaded = timezone.now()
     earliest = page.locator("input[name=starts_at]").first
     chosen = earliest.get_attribute("value")
@@ -83,12 +85,11 @@ def test_from_the_notice_email_to_a_booked_call_and_back(live, page, api_key, se
     chosen_at = datetime.fromisoformat(chosen.replace("Z", "+00:00"))
     assert availability_list(start=loaded + timedelta(hours=1), end=chosen_at) == []
     earliest.check()
-    page.get_by_role("button", name="Book this time").click()
+    page.get_by_role("button", name=re.compile("^Book ")).click()
     assert "Your call is booked" in page.inner_text("main")
     booking = Booking.objects.get(case_ref=case_id, status=BookingStatus.ACTIVE)
     assert booking.starts_at.isoformat().replace("+00:00", "Z") == chosen
     assert_accessible(page)
-    screenshot(page, "booked")
 
     # download the invite and read it back
     with page.expect_download() as download:
@@ -98,14 +99,16 @@ def test_from_the_notice_email_to_a_booked_call_and_back(live, page, api_key, se
     assert calendar.walk("VEVENT")[0].decoded("DTSTART") == booking.starts_at
 
     # reschedule to the next time
+    page.get_by_role("link", name=re.compile("move or cancel")).click()
     page.get_by_role("link", name=re.compile("Move it")).click()
-    page.locator("input[name=starts_at]").nth(1).check()
-    page.get_by_role("button", name="Move my call to this time").click()
+    page.locator("#day-times input[name=starts_at]").nth(1).check()  # the day's second time shown
+    page.get_by_role("button", name=re.compile("^Move to ")).click()
     assert "Your call was moved" in page.inner_text("main")
     booking.refresh_from_db()
     assert booking.sequence == 1 and booking.starts_at.isoformat().replace("+00:00", "Z") != chosen
 
     # cancel: asked once more first
+    page.get_by_role("link", name=re.compile("move or cancel")).click()
     page.locator("summary", has_text="Cancel the call").click()
     assert "You will need to book a new time before your deadline" in page.inner_text("main")
     booking.refresh_from_db()
@@ -148,12 +151,20 @@ def test_a_time_taken_between_page_load_and_submit(live, page):
     rival = CaseFactory(notice_sent_at=now, deadline_at=now + timedelta(days=7))
     assert client_for(rival).post("/api/v1/case/booking", {"starts_at": taken}, format="json").status_code == 201
     first.check()
-    page.get_by_role("button", name="Book this time").click()
+    page.get_by_role("button", name=re.compile("^Book ")).click()
     text = page.inner_text("main")
     assert "That time was just taken" in text and "Free times soon after it" in text
     assert not Booking.objects.filter(case_ref=case.id).exists()
     assert_accessible(page)
     screenshot(page, "slot-taken")
+    # one of the free times soon after it is one tap away, and the confirm is next to it
+    soon = page.get_by_role("radiogroup", name="Free times soon after it")
+    alternative = soon.get_by_role("radio").first
+    alternative.check()
+    value = alternative.get_attribute("value")
+    page.get_by_role("button", name=re.compile("^Book ")).click()
+    assert "Your call is booked" in page.inner_text("main")
+    assert Booking.objects.get(case_ref=case.id).starts_at.isoformat().replace("+00:00", "Z") == value
 
 
 def test_an_expired_link_gets_a_friendly_page(live, page):

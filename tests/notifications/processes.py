@@ -28,13 +28,16 @@ def free_port() -> int:
 
 class SinkHandler:
     """Keeps every message it accepts. `rcpt_delay` makes each message slow to deliver; nothing is
-    stored until the whole message has been accepted."""
+    stored until the whole message has been accepted. `reply_delay` holds back the "250 accepted"
+    answer to the first `delayed_replies` messages, after they are stored."""
 
-    def __init__(self, rcpt_delay: float = 0.0):
+    def __init__(self, rcpt_delay: float = 0.0, reply_delay: float = 0.0, delayed_replies: int = 0):
         self.rcpt_delay = rcpt_delay
+        self.reply_delay, self.delayed_replies = reply_delay, delayed_replies
         self.received: list[email.message.EmailMessage] = []
         self.deliveries_started = 0
         self.in_delivery = threading.Event()  # set while a delivery is waiting in RCPT
+        self.replying = threading.Event()  # set while an accepted message waits for its answer
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -50,6 +53,11 @@ class SinkHandler:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         with self._lock:
             self.received.append(email.message_from_bytes(envelope.content, policy=policy.default))
+            delay = self.reply_delay if len(self.received) <= self.delayed_replies else 0
+        if delay:
+            self.replying.set()
+            await asyncio.sleep(delay)
+            self.replying.clear()
         return "250 Message accepted for delivery"
 
     def wait_for(self, count: int, timeout: float = 60) -> list:
@@ -60,8 +68,8 @@ class SinkHandler:
 
 
 @contextmanager
-def smtp_sink(rcpt_delay: float = 0.0):
-    handler = SinkHandler(rcpt_delay)
+def smtp_sink(rcpt_delay: float = 0.0, reply_delay: float = 0.0, delayed_replies: int = 0):
+    handler = SinkHandler(rcpt_delay, reply_delay, delayed_replies)
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:

@@ -3,17 +3,19 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from icalendar import Calendar
 
 from notifications.models import MessageStatus, OutboxMessage
+from notifications.rendering import message_id
 from notifications.services import message_send, outbox_claim_due, outbox_send_batch
 from scheduling.models import Booking, BookingStatus
-from tests.conftest import send_due
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
-from verification import services
+from tests.helpers import client_for, make_reps, notice_enqueue, send_due
+from tests.notifications.failing_backend import WorkerDied
 from verification.models import CaseStatus
+from verification.services.cases import case_withdraw
 
 pytestmark = pytest.mark.django_db
 AT = "2026-03-04T10:00:00Z"  # 46 hours after now: every reminder offset is still ahead
@@ -92,8 +94,9 @@ def test_moved_booking_gets_reminders_for_the_new_time_only(reps, now, frozen_cl
     client.post("/api/v1/case/booking", {"starts_at": AT}, format="json")
     client.patch("/api/v1/case/booking", {"starts_at": "2026-03-05T10:00:00Z"}, format="json")
     pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING)
-    assert sorted(pending.values_list("kind", "version")) == [
-        ("booking_moved", 1), ("reminder:10", 1), ("reminder:1440", 1), ("reminder:60", 1)]
+    assert sorted(pending.values_list("kind", "revision")) == [
+        ("booking_moved", "booking-seq-1"), ("reminder:10", "booking-seq-1"), ("reminder:1440", "booking-seq-1"),
+        ("reminder:60", "booking-seq-1")]
     send_due(datetime(2026, 3, 5, 9, 55, tzinfo=UTC))  # just before the new call
     assert [m.subject.split(":")[0] for m in mail.outbox] == [
         "Your verification call moved", "Reminder", "Reminder", "Reminder"]
@@ -134,9 +137,7 @@ def test_reminder_24_hours_before_a_call_the_day_after_dst_is_24_real_hours(now,
 
 def test_notice_then_deadline_warnings_while_not_booked(reps, now, frozen_clock):
     case = CaseFactory(notice_sent_at=None, deadline_at=None)
-    from verification import notices
-
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     send_due(now)
     case.refresh_from_db()
     assert case.deadline_at == now + timedelta(days=7)
@@ -157,7 +158,7 @@ def test_notice_then_deadline_warnings_while_not_booked(reps, now, frozen_clock)
 def test_withdrawal_skips_everything_pending_and_says_so(reps, now, frozen_clock):
     case = CaseFactory()
     client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
-    services.case_withdraw(case_id=case.id, actor="marketplace:x", reason="error", now=now)
+    case_withdraw(case_id=case.id, actor="marketplace:x", reason="error", now=now)
     assert OutboxMessage.objects.filter(status=MessageStatus.PENDING).values_list("kind", flat=True).get() == \
         "withdrawn"
     send_due(CALL)
@@ -174,12 +175,24 @@ def test_failures_are_retried_with_backoff_then_failed_with_the_error(reps, now,
     assert confirmation.status == MessageStatus.PENDING and confirmation.attempts == 1
     assert confirmation.due_at == now + timedelta(seconds=60)
     assert "SMTPServerDisconnected" in confirmation.last_error
+    assert confirmation.uncertain_attempts == 1  # the server hung up: it may have stored the message
     send_due(now + timedelta(seconds=60))
     confirmation.refresh_from_db()
     assert confirmation.due_at == now + timedelta(seconds=60 + 120)  # exponential
     send_due(now + timedelta(seconds=180))
     confirmation.refresh_from_db()
     assert confirmation.status == MessageStatus.FAILED and confirmation.attempts == 3
+
+
+def test_a_refusal_is_retried_and_is_not_an_uncertain_attempt(reps, now, frozen_clock, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.RefusingBackend"
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    assert send_due(now) == {"retry": 1}
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert (confirmation.status, confirmation.attempts, confirmation.uncertain_attempts) == (
+        MessageStatus.PENDING, 1, 0)
+    assert confirmation.attempt_started_at is None and "554" in confirmation.last_error
 
 
 def test_a_redelivered_send_task_sends_nothing_twice(reps, now, frozen_clock):
@@ -192,12 +205,91 @@ def test_a_redelivered_send_task_sends_nothing_twice(reps, now, frozen_clock):
     assert len(mail.outbox) == 1
 
 
-def test_a_claim_whose_worker_died_is_taken_again_after_its_lease(reps, now, frozen_clock, settings):
+def test_a_claim_whose_send_task_never_started_is_taken_again_after_the_short_claim_lease(
+        reps, now, frozen_clock, settings):
     case = CaseFactory()
     client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
-    assert len(outbox_claim_due(now=now, limit=100)) == 1  # claimed, then the worker is lost
-    assert outbox_claim_due(now=now + timedelta(seconds=10), limit=100) == []
+    assert len(outbox_claim_due(now=now, limit=100)) == 1  # claimed, then its task is lost with the broker
+    assert outbox_claim_due(now=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS - 1), limit=100) == []
+    assert settings.OUTBOX_CLAIM_LEASE_SECONDS < settings.OUTBOX_SWEEP_SECONDS < settings.OUTBOX_LEASE_SECONDS
+    # a sweep runs only if it waited less than one interval: the send tasks queued before it were taken
+    assert settings.CELERY_BEAT_SCHEDULE["outbox-dispatch"]["options"]["expires"] == settings.OUTBOX_SWEEP_SECONDS
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS + 1)) == {"sent": 1}
+
+
+def test_messages_a_worker_took_are_held_for_the_long_lease_then_taken_again(reps, now, frozen_clock, settings):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    ids = outbox_claim_due(now=now, limit=100)
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.DieOnConnect"
+    with time_machine.travel(now, tick=False), pytest.raises(WorkerDied):
+        outbox_send_batch(message_ids=ids)  # took the task, died before delivering anything
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox_claim_due(now=now + timedelta(seconds=settings.OUTBOX_CLAIM_LEASE_SECONDS + 1), limit=100) == []
     assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)) == {"sent": 1}
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert (confirmation.attempts, confirmation.uncertain_attempts) == (1, 0)  # nothing began: no doubt
+    assert len(mail.outbox) == 1
+
+
+def test_a_worker_dying_after_the_server_accepted_leaves_its_attempt_and_the_copy_keeps_the_message_id(
+        reps, now, frozen_clock, settings):
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
+    with pytest.raises(WorkerDied):
+        send_due(now)
+    [delivered] = mail.outbox
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    # the attempt was recorded before the server was spoken to, and never closed
+    assert (confirmation.status, confirmation.attempts) == (MessageStatus.SENDING, 1)
+    assert confirmation.attempt_started_at == now and confirmation.uncertain_attempts == 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS - 1)) == {}  # its worker may be alive
+    assert send_due(now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)) == {"sent": 1}
+    confirmation.refresh_from_db()
+    assert (confirmation.status, confirmation.attempts, confirmation.uncertain_attempts) == (MessageStatus.SENT, 2, 1)
+    assert confirmation.attempt_started_at is None and "may have been delivered" in confirmation.last_error
+    _, copy = mail.outbox
+    assert copy.extra_headers["Message-ID"] == delivered.extra_headers["Message-ID"] == message_id(confirmation)
+
+
+def test_a_notice_whose_worker_died_after_acceptance_starts_the_grace_period_only_when_recorded(
+        now, frozen_clock, settings):
+    case = CaseFactory(notice_sent_at=None, deadline_at=None)
+    notice_enqueue(case, now=now)
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
+    with pytest.raises(WorkerDied):
+        send_due(now)
+    notice = OutboxMessage.objects.get(kind="notice")
+    assert (notice.status, notice.attempts) == (MessageStatus.SENDING, 1) and notice.attempt_started_at == now
+    case.refresh_from_db()
+    assert case.notice_sent_at is None and case.deadline_at is None  # never a deadline without the record
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    later = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    assert send_due(later) == {"sent": 1}
+    notice.refresh_from_db()
+    case.refresh_from_db()
+    assert (notice.status, notice.uncertain_attempts) == (MessageStatus.SENT, 1)
+    assert case.notice_sent_at == later and case.deadline_at == later + timedelta(days=7)
+    assert len(mail.outbox) == 2 and len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 1
+
+
+def test_a_message_whose_workers_keep_dying_fails_after_its_attempts_flagged_uncertain(
+        reps, now, frozen_clock, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    settings.EMAIL_BACKEND = "tests.notifications.failing_backend.AcceptThenDie"
+    lease = timedelta(seconds=settings.OUTBOX_LEASE_SECONDS + 1)
+    for at in (now, now + lease):
+        with pytest.raises(WorkerDied):
+            send_due(at)
+    assert send_due(now + 2 * lease) == {}
+    confirmation = OutboxMessage.objects.get(kind="booking_confirmed")
+    assert (confirmation.status, confirmation.attempts, confirmation.uncertain_attempts) == (
+        MessageStatus.FAILED, 2, 2)
+    assert confirmation.attempt_started_at is None and confirmation.lease_until is None
 
 
 def test_representative_agenda_once_a_day_in_their_morning(reps, now, frozen_clock):
@@ -224,7 +316,8 @@ def test_case_status_untouched_by_sending(reps, now, frozen_clock):
 
 def test_failed_messages_are_visible_in_the_admin_and_can_be_sent_again(admin_client, now, frozen_clock):
     case = CaseFactory()
-    failed = OutboxMessage.objects.create(kind="withdrawn", subject=f"case:{case.id}", case_ref=case.id,
+    failed = OutboxMessage.objects.create(kind="withdrawn", topic=f"case:{case.id}", revision="case-rev-2",
+                                          case_ref=case.id,
                                           recipient="x@example.com", context={"first_name": "X"}, due_at=now,
                                           status=MessageStatus.FAILED, attempts=6, last_error="SMTPException: 554",
                                           created_at=now, updated_at=now)

@@ -3,10 +3,9 @@
 import pytest
 from icalendar import Calendar
 
-from tests.conftest import send_due
 from tests.factories import CaseFactory
+from tests.helpers import client_for, send_due
 from tests.notifications.processes import smtp_sink
-from tests.scheduling.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
-from tests.conftest import send_due
+from tests.helpers import send_due
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-test-0123456789"

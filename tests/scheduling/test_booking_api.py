@@ -9,8 +9,9 @@ from icalendar import Calendar
 
 from scheduling.models import Booking, BookingStatus, Slot
 from scheduling.selectors import free_time_alternatives
+from scheduling.services.slots import representatives_slots_sync_all
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
+from tests.helpers import client_for, make_reps
 from verification.models import AuditEvent, CaseStatus
 
 pytestmark = pytest.mark.django_db
@@ -210,7 +211,9 @@ def test_booking_twice_is_409(freelancer, reps, case, frozen_clock):
     assert len(booked(case)) == 1
 
 
-def test_frozen_case_can_book_in_the_next_fourteen_days(reps, frozen_clock):
+def test_frozen_case_can_book_in_the_next_fourteen_days(reps, frozen_clock, settings):
+    settings.SLOT_HORIZON_DAYS = 21  # ten days ahead is past the tests' short horizon
+    representatives_slots_sync_all(now=frozen_clock)
     case = CaseFactory(status=CaseStatus.FROZEN, deadline_at=datetime(2026, 3, 1, tzinfo=UTC),
                        notice_sent_at=datetime(2026, 2, 20, tzinfo=UTC))
     response = client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-12T09:00:00Z"}, format="json")

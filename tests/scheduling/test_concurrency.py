@@ -9,8 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from scheduling.models import Booking, BookingStatus
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
-from tests.verification.test_concurrency import race
+from tests.helpers import client_for, make_reps, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 AT = "2026-03-02T13:00:00Z"

@@ -16,13 +16,14 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 
-from scheduling import services
+from scheduling.errors import DomainError, HoursBusy
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, TimeOff, WorkingHours
-from scheduling.services import SyncResult, representative_slots_sync, time_off_add, working_hours_remove
+from scheduling.services import bookings
+from scheduling.services import slots as slot_services
+from scheduling.services.hours import time_off_add, working_hours_remove
+from scheduling.services.slots import SyncResult, representative_slots_sync
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
-from tests.scheduling.conftest import client_for
-from tests.verification.test_concurrency import race
-from verify_site.errors import DomainError
+from tests.helpers import client_for, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -89,6 +90,7 @@ def assert_consistent() -> None:
         assert booking.cancel_reason == "representative_unavailable"
 
 
+@pytest.mark.slow
 def test_hours_change_while_freelancers_book_inside_them(now, frozen_clock):
     changed, displaced = 0, set()
     for round_number in range(ROUNDS):
@@ -146,7 +148,7 @@ def test_hours_change_while_freelancers_book_inside_them(now, frozen_clock):
             assert WorkingHours.objects.filter(pk=target.tuesday_hours.pk).exists()
             assert not TimeOff.objects.exists()
             assert not any(b.displacement for b in booked)
-            assert slots.count() == (window[1] - window[0]) // services.slot_length()
+            assert slots.count() == (window[1] - window[0]) // slot_services.slot_length()
         assert all(b.status == BookingStatus.ACTIVE and not b.displacement and b.sequence == 0
                    for b in booked if b not in in_window)  # outside the change: untouched
     assert changed >= ROUNDS // 2, f"the change went through in only {changed} of {ROUNDS} rounds"
@@ -222,7 +224,7 @@ def test_a_booking_that_claimed_its_slot_before_the_change_keeps_it_until_moved_
 
     def booking_in_progress():
         with transaction.atomic():  # as the freelancer's booking runs, inside the case's transaction
-            booking = services.booking_create(case_ref=uuid.uuid4(), starts_at=at, attendee_email="f@example.com",
+            booking = bookings.booking_create(case_ref=uuid.uuid4(), starts_at=at, attendee_email="f@example.com",
                                               attendee_name="F", now=now)
             claimed.set()
             commit.wait(timeout=30)
@@ -285,8 +287,8 @@ def test_a_change_that_cannot_get_its_locks_soon_asks_to_retry_and_changes_nothi
     target = rep_with_hours(weekdays=[TUESDAY], now=now)
     held = Slot.objects.filter(representative=target).order_by("starts_at").first()
     before = set(Slot.objects.filter(representative=target).values_list("pk", "is_booked"))
-    monkeypatch.setattr(services, "SYNC_LOCK_TIMEOUT", "200ms")
-    with slot_held(held.pk), pytest.raises(services.HoursBusy) as raised:
+    monkeypatch.setattr(slot_services, "SYNC_LOCK_TIMEOUT", "200ms")
+    with slot_held(held.pk), pytest.raises(HoursBusy) as raised:
         # when the representative removes those hours
         working_hours_remove(representative_id=target.pk, hours_id=target.tuesday_hours.pk, now=now)
     # then they are asked to retry, and nothing changed
@@ -305,21 +307,21 @@ def test_a_busy_change_is_a_message_on_the_console_and_the_periodic_sync_carries
     colleague = rep_with_hours(weekdays=[TUESDAY], now=now)
     target_slots = set(Slot.objects.filter(representative=target).values_list("pk", flat=True))
     afternoon = Slot.objects.get(representative=target, starts_at=DAY_START.replace(hour=14))
-    monkeypatch.setattr(services, "SYNC_LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(slot_services, "SYNC_LOCK_TIMEOUT", "200ms")
     console = Client()
     console.force_login(target.user)
     with slot_held(afternoon.pk):
         # the representative removes their hours on the console while a booking holds one of the times
-        page = console.post("/console/hours/", {"remove": str(target.tuesday_hours.pk)}, follow=True)
+        page = console.post("/console/hours/remove/", {"remove": str(target.tuesday_hours.pk)}, follow=True)
         assert page.status_code == 200
         assert "Freelancers were booking your times just now; nothing was changed." in page.content.decode()
         assert WorkingHours.objects.filter(pk=target.tuesday_hours.pk).exists()
         # the admin changes both representatives' hours; the periodic sync skips the busy one
         WorkingHours.objects.filter(representative__in=[target, colleague]).update(ends=time(12))
-        assert services.representatives_slots_sync_all(now=now) == 1
+        assert slot_services.representatives_slots_sync_all(now=now) == 1
         assert f"slots of representative {target.pk} busy" in caplog.text
         assert set(Slot.objects.filter(representative=target).values_list("pk", flat=True)) == target_slots
         assert not Slot.objects.filter(representative=colleague, starts_at__gte=DAY_START.replace(hour=12)).exists()
     # and the next run catches up
-    assert services.representatives_slots_sync_all(now=now) == 2
+    assert slot_services.representatives_slots_sync_all(now=now) == 2
     assert not Slot.objects.filter(representative=target, starts_at__gte=DAY_START.replace(hour=12)).exists()

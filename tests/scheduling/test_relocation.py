@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduling.models import Booking, BookingStatus, Displacement, Slot, TimeOff, WorkingHours
-from scheduling.services import representative_slots_sync
+from scheduling.services.slots import representative_slots_sync
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
+from tests.helpers import client_for, make_reps
 from verification.models import AuditEvent, CaseStatus
-from verification.services import bookings_displaced_handle
+from verification.services.bookings import bookings_displaced_handle
 
 pytestmark = pytest.mark.django_db
 AT = "2026-03-03T10:00:00Z"

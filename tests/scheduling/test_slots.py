@@ -5,7 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from scheduling.models import Slot, TimeOff, WorkingHours
-from scheduling.services import representative_slots_sync, slot_starts
+from scheduling.services.slots import representative_slots_sync, slot_starts
 from tests.factories import RepresentativeFactory, WorkingHoursFactory
 
 SUNDAY = 6
@@ -95,7 +95,8 @@ def test_sync_materializes_the_horizon_and_is_idempotent(now, settings):
 
 
 @pytest.mark.django_db
-def test_removing_hours_removes_free_slots_but_never_a_booked_one_silently(now):
+def test_removing_hours_removes_free_slots_but_never_a_booked_one_silently(now, settings):
+    settings.SLOT_HORIZON_DAYS = 21  # three Tuesdays
     rep = RepresentativeFactory()
     hours = WorkingHoursFactory(representative=rep, weekday=1, starts=time(9), ends=time(10))
     representative_slots_sync(representative_id=rep.pk, now=now)
@@ -126,9 +127,10 @@ def test_inactive_representative_offers_nothing(now):
 
 @pytest.mark.django_db
 def test_editing_hours_in_the_admin_regenerates_slots(admin_client, django_capture_on_commit_callbacks,
-                                                      frozen_clock):
+                                                      frozen_clock, settings):
     from verify_site.celery import app
 
+    settings.SLOT_HORIZON_DAYS = 21  # three Wednesdays
     rep = RepresentativeFactory(timezone="UTC")
     data = {
         "user": rep.user.pk, "display_name": rep.display_name, "timezone": "UTC", "can_take_phone_calls": "on",

@@ -1,37 +1,16 @@
 """Races on real PostgreSQL: threads with their own connections, released together by a barrier."""
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
+from tests.helpers import race
 from tests.verification.test_marketplace_api import flag_body
 from verification.models import AuditEvent, Case, Freelancer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-
-def race(count: int, work) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def client_for(key: str) -> APIClient:

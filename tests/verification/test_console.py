@@ -9,9 +9,8 @@ from django.test import Client
 
 from scheduling.models import Booking, Slot, TimeOff, WorkingHours
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
-from tests.scheduling.conftest import client_for, make_reps
-from verification import calls
-from verification.models import CaseRequest, Review
+from tests.helpers import client_for, make_reps
+from verification.models import CallRecord, CaseRequest, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +71,7 @@ def test_permission_matrix(world, who, admin_user):
         if response.status_code == 302 and who in ("anonymous", "not_staff"):
             assert "/admin/login/" in response["Location"], name
     assert tuple(got) == EXPECTED[who]
-    started = calls.CallRecord.objects.filter(booking_id=world["booking"].id).exists()
+    started = CallRecord.objects.filter(booking_id=world["booking"].id).exists()
     assert started == (who in ("owner", "admin"))  # nobody else could start the call
 
 
@@ -103,10 +102,11 @@ def test_the_timer_start_survives_a_reload_and_no_show_waits(world, now):
         assert 'value="FREELANCER_NO_SHOW" disabled' not in page
 
 
-def test_editing_hours_from_the_console_regenerates_slots(world, now):
+def test_editing_hours_from_the_console_regenerates_slots(world, now, settings):
+    settings.SLOT_HORIZON_DAYS = 21  # three Saturdays
     owner = as_user(world["owner"])
     before = WorkingHours.objects.filter(representative__user=world["owner"]).count()
-    owner.post("/console/hours/", {"hours-weekday": "5", "hours-starts": "09:00", "hours-ends": "10:00"})
+    owner.post("/console/hours/add/", {"hours-weekday": "5", "hours-starts": "09:00", "hours-ends": "10:00"})
     assert WorkingHours.objects.filter(representative__user=world["owner"]).count() == before + 1
     assert Slot.objects.filter(representative__user=world["owner"], starts_at__week_day=7).count() == 3 * 12
 
@@ -115,17 +115,17 @@ def test_time_off_added_and_removed_from_the_console_takes_and_gives_back_bookab
     owner, other = as_user(world["owner"]), as_user(world["other"])
     slots = Slot.objects.filter(representative__user=world["owner"])
     before = slots.count()
-    page = owner.post("/console/hours/", {"off-starts": "2026-03-03T09:00", "off-ends": "2026-03-03T12:00",
-                                          "off-note": "dentist"}, follow=True).content.decode()
+    page = owner.post("/console/time-off/add/", {"off-starts": "2026-03-03T09:00", "off-ends": "2026-03-03T12:00",
+                                              "off-note": "dentist"}, follow=True).content.decode()
     assert "Tuesday 3 March 2026, 09:00 (Europe/London, GMT)" in page and "(dentist)" in page
     assert slots.count() < before
     [off] = TimeOff.objects.filter(representative__user=world["owner"])
 
-    page = other.post("/console/hours/", {"remove_off": str(off.pk)}, follow=True).content.decode()
+    page = other.post("/console/time-off/remove/", {"remove": str(off.pk)}, follow=True).content.decode()
     assert "not on your list" in page  # someone else's time off: refused, nothing changes
     assert TimeOff.objects.filter(pk=off.pk).exists()
 
-    page = owner.post("/console/hours/", {"remove_off": str(off.pk)}, follow=True).content.decode()
+    page = owner.post("/console/time-off/remove/", {"remove": str(off.pk)}, follow=True).content.decode()
     assert "Your bookable times were updated" in page and "None planned." in page
     assert not TimeOff.objects.filter(pk=off.pk).exists()
     assert slots.count() == before
@@ -140,9 +140,10 @@ def test_staff_without_calls_of_their_own_start_at_the_review_queue(now, frozen_
 def test_garbage_on_the_console_forms_is_refused_and_changes_nothing(world):
     owner = as_user(world["owner"])
     before = WorkingHours.objects.count()
-    for data in ({"remove": "'; drop table"}, {"hours-weekday": "9", "hours-starts": "x"}, {"off-starts": "soon"},
-                 {"remove_off": "x"}):
-        response = owner.post("/console/hours/", data, follow=True)
+    for url, data in (("hours/remove/", {"remove": "'; drop table"}), ("hours/remove/", {"remove": "9" * 30}),
+                      ("hours/add/", {"hours-weekday": "9", "hours-starts": "x"}),
+                      ("time-off/add/", {"off-starts": "soon"}), ("time-off/remove/", {"remove": "x"})):
+        response = owner.post(f"/console/{url}", data, follow=True)
         assert response.status_code == 200 and b"error" in response.content
     assert WorkingHours.objects.count() == before
     booking = world["booking"]
@@ -151,7 +152,7 @@ def test_garbage_on_the_console_forms_is_refused_and_changes_nothing(world):
     assert "Pick which other route" in page.content.decode()
     page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "ALT_PATH", "need": ""}, follow=True)
     assert "Pick which other route" in page.content.decode()  # not guessed for them
-    assert calls.CallRecord.objects.get(booking_id=booking.id).outcome == ""
+    assert CallRecord.objects.get(booking_id=booking.id).outcome == ""
     page = owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "MADE_UP"}, follow=True)
     assert "Only a reviewer" in page.content.decode()
 
@@ -162,6 +163,6 @@ def test_another_route_records_the_need_the_representative_picked(world):
     page = owner.get(f"/console/calls/{booking.id}/").content.decode()
     assert '<option value="phone_only">' in page
     owner.post(f"/console/calls/{booking.id}/action/", {"outcome": "ALT_PATH", "need": "phone_only"})
-    assert calls.CallRecord.objects.get(booking_id=booking.id).outcome == "ALT_PATH"
+    assert CallRecord.objects.get(booking_id=booking.id).outcome == "ALT_PATH"
     request = CaseRequest.objects.get(case_id=booking.case_ref)
     assert (request.kind, request.need, request.status) == ("ACCOMMODATION", "phone_only", "PENDING")

@@ -13,12 +13,13 @@ import pytest
 from django.db import connection, connections
 
 from scheduling.selectors import availability_list
-from tests.conftest import send_due
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import make_reps
-from tests.verification.test_concurrency import race
-from verification import freeze, notices, services
+from tests.helpers import make_reps, notice_enqueue, race, send_due
+from verification.deadlines import guards
+from verification.deadlines import services as deadline_services
+from verification.deadlines.services import cases_deadline_sweep
 from verification.models import AuditEvent, Case, CaseStatus
+from verification.services.bookings import case_booking_create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +34,7 @@ class Paused:
         self.holds, self.released = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
         self.outcome: dict | Exception | None = None
-        original = freeze.freeze_guard_failures
+        original = guards.freeze_guard_failures
 
         def pausing(case):
             if threading.current_thread() is self.thread and not self.holds.is_set():
@@ -41,12 +42,12 @@ class Paused:
                 self.released.wait(SAFETY_SECONDS)
             return original(case)
 
-        monkeypatch.setattr(freeze, "freeze_guard_failures", pausing)
+        monkeypatch.setattr(deadline_services, "freeze_guard_failures", pausing)
 
     def sweep(self, now) -> None:
         def run():
             try:
-                self.outcome = services.cases_deadline_sweep(now=now)
+                self.outcome = cases_deadline_sweep(now=now)
             except Exception as error:  # noqa: BLE001 - asserted by the test
                 self.outcome = error
             finally:
@@ -75,7 +76,7 @@ class Booker:
                     cursor.execute("SELECT pg_backend_pid()")
                     self.pid = cursor.fetchone()[0]
                 self.ready.set()
-                self.result = services.case_booking_create(case_id=case.id, starts_at=starts_at, actor="freelancer",
+                self.result = case_booking_create(case_id=case.id, starts_at=starts_at, actor="freelancer",
                                                            now=now)
             except Exception as error:  # noqa: BLE001 - asserted by the test
                 self.result = error
@@ -118,12 +119,12 @@ def due_to_freeze(now):
     """A case whose notice and both warnings went out on time: at its deadline every guard holds."""
     make_reps(1, now=now)
     case = CaseFactory(notice_sent_at=None, deadline_at=None)
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     send_due(now)
     case.refresh_from_db()
     send_due(case.deadline_at - timedelta(hours=72))
     send_due(case.deadline_at - timedelta(hours=24))
-    assert freeze.freeze_guard_failures(case) == []
+    assert guards.freeze_guard_failures(case) == []
     return case
 
 
@@ -183,7 +184,7 @@ def test_a_booking_on_another_due_case_does_not_wait_behind_the_sweep(now, monke
 def test_two_sweeps_at_once_decide_each_case_once(now):
     cases = [CaseFactory(notice_sent_at=now + timedelta(minutes=i)) for i in range(30)]
     sweep_at = cases[-1].deadline_at + timedelta(hours=1)
-    outcomes = race(2, lambda i: services.cases_deadline_sweep(now=sweep_at, batch_size=7))
+    outcomes = race(2, lambda i: cases_deadline_sweep(now=sweep_at, batch_size=7))
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     total = sum((Counter(o) for o in outcomes), Counter())
     assert total["extended"] == 30

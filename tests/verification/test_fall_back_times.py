@@ -9,10 +9,9 @@ import pytest
 import time_machine
 from django.core import mail
 
-from scheduling.services import representatives_slots_sync_all
-from tests.conftest import send_due
+from scheduling.services.slots import representatives_slots_sync_all
 from tests.factories import CaseFactory, RepresentativeFactory, WorkingHoursFactory
-from tests.scheduling.conftest import client_for
+from tests.helpers import client_for, send_due
 from verification.links import freelancer_token
 
 pytestmark = pytest.mark.django_db
@@ -73,8 +72,9 @@ def test_the_time_picker_labels_the_two_occurrences_apart(client, night):
     zone, now, case, day, instants, labels, *_ = night
     page = client.get(f"/c/{freelancer_token(case)}/book/", {"day": day})
     assert page.status_code == 200
-    shown = dict(re.findall(r'<input type="radio" name="starts_at" value="([^"]+)"[^>]*> ([^<]+)</label>',
-                            page.content.decode()))
+    day_times = page.content.decode().split('id="day-times"', 1)[1]
+    shown = dict(re.findall(r'<input type="radio" name="starts_at" value="([^"]+)"[^>]*><span class="t">([^<]+)</span>',
+                            day_times))
     assert (shown[instants[0]], shown[instants[1]]) == labels
     assert len(set(shown.values())) == len(shown)
 

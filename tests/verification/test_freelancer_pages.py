@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifications.timefmt import local_time
+from notifications.timefmt import wall_clock
 from scheduling.models import Booking, BookingStatus
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for
+from tests.helpers import client_for
 from verification.links import freelancer_token
 from verification.models import CaseRequest, CaseStatus
 
@@ -35,11 +35,16 @@ def test_booking_from_the_page_then_move_and_cancel(client, reps, case, frozen_c
     page = client.get(url(case, "book/"))
     assert page.status_code == 200 and "18:30" in page.content.decode()  # 13:00Z in Kolkata
     done = client.post(url(case, "book/"), {"starts_at": FIRST})
-    assert done.status_code == 302
+    assert done.status_code == 302 and done["Location"] == url(case, "booked/")
     [booking] = Booking.objects.filter(case_ref=case.id, status=BookingStatus.ACTIVE)
-    text = client.get(url(case)).content.decode()
-    assert "Your call is booked" in text and "Monday 2 March 2026, 18:30" in text and "Join by video" in text
-    assert client.post(url(case, "book/"), {"starts_at": "2026-03-03T10:00:00Z"}).status_code == 302
+    # the confirmation: the time, the join route, add to calendar
+    text = client.get(done["Location"]).content.decode()
+    for expected in ("Your call is booked", "Monday 2 March 2026, 18:30 (Asia/Kolkata, IST)", "Join by video",
+                     "Add to calendar (.ics)", url(case, "invite.ics")):
+        assert expected in text, expected
+    assert "Monday 2 March 2026, 18:30" in client.get(url(case)).content.decode()
+    moved = client.post(url(case, "book/"), {"starts_at": "2026-03-03T10:00:00Z"})
+    assert moved.status_code == 302 and "Your call was moved" in client.get(moved["Location"]).content.decode()
     booking.refresh_from_db()
     assert booking.sequence == 1
     ics = client.get(url(case, "invite.ics"))
@@ -50,7 +55,7 @@ def test_booking_from_the_page_then_move_and_cancel(client, reps, case, frozen_c
 
 
 def test_a_taken_time_says_so_and_shows_free_times_soon_after(client, now, frozen_clock):
-    from tests.scheduling.conftest import make_reps
+    from tests.helpers import make_reps
 
     make_reps(1, now=now)
     other = CaseFactory()
@@ -59,12 +64,15 @@ def test_a_taken_time_says_so_and_shows_free_times_soon_after(client, now, froze
     page = client.post(url(case, "book/"), {"starts_at": FIRST})
     assert page.status_code == 409
     text = page.content.decode()
-    assert "That time was just taken" in text and "Free times soon after it:" in text
-    # five of the next 24 free times (13:05Z to 15:00Z), in the freelancer's zone
-    window = {local_time(datetime(2026, 3, 2, 13, 5, tzinfo=UTC) + timedelta(minutes=5 * k), "Asia/Kolkata")
-              for k in range(24)}
-    listed = re.findall(r"<li>([^<]+)</li>", text.split("Free times soon after it:", 1)[1].split("</ul>", 1)[0])
-    assert len(set(listed)) == 5 and set(listed) <= window
+    assert "That time was just taken" in text and "Free times soon after it" in text
+    # five of the next 24 free times (13:05Z to 15:00Z), each one tap away, in the freelancer's zone
+    window = {datetime(2026, 3, 2, 13, 5, tzinfo=UTC) + timedelta(minutes=5 * k): k for k in range(24)}
+    soon = text.split('id="soon-legend"', 1)[1].split("</form>", 1)[0]
+    listed = re.findall(r'value="([^"]+)"[^>]*><span class="t"><span class="w">([^<]+)</span>', soon)
+    assert len(set(listed)) == 5
+    for value, label in listed:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        assert instant in window and label == "Mon 2 Mar, " + wall_clock(instant, "Asia/Kolkata")
     assert not Booking.objects.filter(case_ref=case.id).exists()
 
 
@@ -110,7 +118,7 @@ def test_tampered_and_expired_links_get_a_friendly_page(client, now, frozen_cloc
 def test_admin_revokes_a_link_and_a_new_one_is_mailed(client, admin_client, case, now, frozen_clock):
     from django.core import mail
 
-    from tests.conftest import send_due
+    from tests.helpers import send_due
 
     old = url(case)
     assert client.get(old).status_code == 200
@@ -142,7 +150,7 @@ def test_the_presence_code_shows_only_while_the_call_is_on(client, reps, case, n
 
 def test_the_link_lives_as_long_as_the_policy_says_after_the_case_ends(client, now, frozen_clock):
     ended = CaseFactory(status=CaseStatus.WITHDRAWN, closed_at=now - timedelta(days=10))
-    ended.policy = {**ended.policy, "link_days_after_close": 7}
+    ended.policy_snapshot = {**ended.policy_snapshot, "link_days_after_close": 7}
     ended.save()
     assert client.get(url(ended)).status_code == 410
 
@@ -153,3 +161,21 @@ def test_the_appeal_page_says_what_happens_next_and_by_when(client, case, frozen
     page = client.get(url(case, "appeal/")).content.decode()
     assert "A reviewer who was not involved before" in page
     assert "We aim to decide by Saturday 7 March 2026" in page  # now + the policy's 5 review days
+
+
+def test_the_confirmation_page_without_a_booking_goes_back_to_the_case(client, case, frozen_clock):
+    page = client.get(url(case, "booked/"))
+    assert page.status_code == 302 and page["Location"] == url(case)
+
+
+def test_htmx_gets_only_the_times_and_the_filters_line(client, reps, case, frozen_clock):
+    # a day chip or a filter change with JavaScript: the times only, and the current filters out of band
+    partial = client.get(url(case, "book/"), {"timezone": "Europe/London", "day": "2026-03-03"},
+                         headers={"HX-Request": "true"})
+    text = partial.content.decode()
+    assert partial.status_code == 200 and "<html" not in text
+    assert '<span class="now" id="filters-now" hx-swap-oob="true">Europe/London · any language · by video' in text
+    assert 'aria-current="page" class="current"><span class="d">Tue 3 Mar</span>' in text
+    # going back to a page htmx no longer has in its history: the whole page
+    restore = client.get(url(case, "book/"), headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.content.decode()

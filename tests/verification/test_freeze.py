@@ -6,15 +6,17 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.db import transaction
 
 from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus, Displacement
-from tests.conftest import send_due
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import client_for, make_reps
-from verification import notices, services
-from verification.freeze import can_submit_proposals, freeze_guard_failures
+from tests.helpers import client_for, make_reps, notice_enqueue, send_due
+from verification.deadlines.guards import can_submit_proposals, freeze_guard_failures
+from verification.deadlines.services import cases_deadline_sweep
 from verification.models import AuditEvent, CaseRequest, CaseStatus, RequestKind
+from verification.services.cases import case_lock, case_verify
+from verification.services.requests import case_hold, case_hold_release, case_request_create
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +26,7 @@ def flagged(now):
     """A case whose notice went out at `now` and whose two warnings went out on time."""
     make_reps(1, now=now)
     case = CaseFactory(notice_sent_at=None, deadline_at=None, freelancer__external_id="fl-9")
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     send_due(now)
     case.refresh_from_db()
     return case
@@ -49,7 +51,7 @@ def book_first(case, at) -> None:
 
 
 def sweep(at) -> dict:
-    return services.cases_deadline_sweep(now=at)
+    return cases_deadline_sweep(now=at)
 
 
 def test_all_guards_hold_frozen_at_the_deadline_by_api_and_sweep_alike(flagged, marketplace):
@@ -112,7 +114,7 @@ def test_guard_booked_call_decides_even_after_the_deadline(flagged, marketplace)
 def test_guard_pending_accommodation_extends(flagged, marketplace, now):
     case = flagged
     warn(case)
-    services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION, need="no_camera", actor="freelancer",
+    case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION, need="no_camera", actor="freelancer",
                                  now=now)
     after = case.deadline_at + timedelta(minutes=1)
     assert eligible(marketplace, case, after) is True
@@ -123,9 +125,9 @@ def test_guard_pending_accommodation_extends(flagged, marketplace, now):
 def test_guard_admin_hold_extends_until_released(flagged, now):
     case = flagged
     warn(case)
-    services.case_hold(case_id=case.id, actor="user:ada", reason="checking a complaint", now=now)
+    case_hold(case_id=case.id, actor="user:ada", reason="checking a complaint", now=now)
     assert [f.guard for f in freeze_guard_failures(case)] == ["nothing_pending"]
-    services.case_hold_release(case_id=case.id, actor="user:ada", reason="done", now=now)
+    case_hold_release(case_id=case.id, actor="user:ada", reason="done", now=now)
     assert freeze_guard_failures(case) == []
 
 
@@ -140,7 +142,7 @@ def test_guard_our_cancellation_not_made_good_extends(flagged, now):
 
 def test_guard_too_few_bookable_times_offered_extends(now, marketplace):
     case = CaseFactory(notice_sent_at=None, deadline_at=None)  # no representative works at all
-    notices.notice(case, now=now)
+    notice_enqueue(case, now=now)
     send_due(now)
     case.refresh_from_db()
     warn(case)
@@ -222,7 +224,9 @@ def test_verified_unfreezes_at_once_and_restores_the_standing(flagged, marketpla
     book_first(case, after)
     assert eligible(marketplace, case, after) is False  # frozen, booked
     later = after + timedelta(days=1)
-    services.case_verify(case_id=case.id, actor="user:rep", reason="checklist passed", now=later)
+    with transaction.atomic():
+        locked, at = case_lock(case.id, now=later)
+        case_verify(case=locked, actor="user:rep", reason="checklist passed", now=at)
     case.refresh_from_db()
     assert case.status == CaseStatus.VERIFIED and case.standing_restored_at == later and case.frozen_at is None
     assert eligible(marketplace, case, later) is True

@@ -13,14 +13,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from notifications.services import outbox_claim_due, outbox_send_batch
+from scheduling.errors import DomainError
 from scheduling.models import Booking, BookingStatus, Displacement, Slot
 from scheduling.selectors import availability_list
 from tests.factories import CaseFactory
-from tests.scheduling.conftest import make_reps
-from verification import notices, services
-from verification.freeze import can_submit_proposals
+from tests.helpers import make_reps, notice_enqueue
+from verification.deadlines.guards import can_submit_proposals
+from verification.deadlines.services import cases_deadline_sweep, cases_notice_sent_record
 from verification.models import AuditEvent, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
-from verify_site.errors import DomainError
+from verification.services.bookings import bookings_displaced_handle, case_booking_cancel, case_booking_create
+from verification.services.requests import case_request_create, case_request_resolve
 
 TICK = timedelta(hours=6)
 TICKS = 4 * 30  # a month
@@ -37,12 +39,12 @@ month = st.fixed_dictionaries({
 
 def warnings_sent_before(case: Case, sent_log: list, lead: timedelta) -> bool:
     """Oracle for guard 1, from the emails: every warning for this deadline left early enough."""
-    version = int(case.deadline_at.timestamp())
-    offsets = case.policy["warning_offsets_hours"]
+    revision = f"deadline-{int(case.deadline_at.timestamp())}"  # which deadline a warning was sent for
+    offsets = case.policy.warning_offsets_hours
     times = {}
     for at, email in sent_log:
         kind = email.extra_headers.get("X-Verification-Kind", "")
-        if email.to == [case.freelancer.email] and f"-{version}@" in email.extra_headers["Message-ID"]:
+        if email.to == [case.freelancer.email] and email.extra_headers["X-Verification-Revision"] == revision:
             times[kind] = at
     notice = any(email.to == [case.freelancer.email] and email.extra_headers["X-Verification-Kind"] == "notice"
                  for _, email in sent_log)
@@ -58,7 +60,7 @@ def assert_freeze_was_fair(case: Case, sent_log: list, at) -> None:
                                       displacement_handled_at__isnull=True).exists(), "frozen for our fault"
     offered = (Slot.objects.filter(starts_at__gte=case.notice_sent_at + timedelta(hours=1),
                                    starts_at__lt=case.deadline_at).values("starts_at").distinct().count())
-    assert offered >= case.policy["min_bookable_times"], "frozen without enough bookable times"
+    assert offered >= case.policy.min_bookable_times, "frozen without enough bookable times"
     assert case.deadline_at <= at
 
 
@@ -67,15 +69,15 @@ def act(case: Case, action: str, at) -> None:
         if action == "book" and case.status in (CaseStatus.OPEN, CaseStatus.FROZEN):
             times = availability_list(start=at + timedelta(hours=1), end=at + timedelta(days=3))
             if times:
-                services.case_booking_create(case_id=case.id, starts_at=times[0], actor="freelancer", now=at)
+                case_booking_create(case_id=case.id, starts_at=times[0], actor="freelancer", now=at)
         elif action == "cancel":
-            services.case_booking_cancel(case_id=case.id, actor="freelancer", now=at)
+            case_booking_cancel(case_id=case.id, actor="freelancer", now=at)
         elif action == "accommodate":
-            services.case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION, need="no_camera",
+            case_request_create(case_id=case.id, kind=RequestKind.ACCOMMODATION, need="no_camera",
                                          actor="freelancer", now=at)
         elif action == "resolve":
             for request in CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING):
-                services.case_request_resolve(request_id=request.pk, status=RequestStatus.GRANTED, actor="staff",
+                case_request_resolve(request_id=request.pk, status=RequestStatus.GRANTED, actor="staff",
                                               reason="ok", now=at)
         elif action == "our_cancel":
             booking = Booking.objects.filter(case_ref=case.id, status=BookingStatus.ACTIVE).first()
@@ -90,6 +92,7 @@ def act(case: Case, action: str, at) -> None:
 @pytest.mark.django_db
 @hypothesis_settings(max_examples=12, deadline=None, derandomize=True,
                      suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(plan=month)
 def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
     settings.SLOT_HORIZON_DAYS = 45
@@ -107,7 +110,7 @@ def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
             for index, flag_tick in enumerate(plan["flag_ticks"]):
                 if flag_tick == tick:
                     cases[index] = CaseFactory(notice_sent_at=None, deadline_at=None)
-                    notices.notice(cases[index], now=at)
+                    notice_enqueue(cases[index], now=at)
             for index, action in events:
                 if cases[index] is not None:
                     cases[index].refresh_from_db()
@@ -117,9 +120,9 @@ def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
                 outbox_send_batch_at(at)
                 sent_log += [(at, email) for email in mail.outbox[before:]]
             if sweep_runs:
-                services.bookings_displaced_handle(now=at)
+                bookings_displaced_handle(now=at)
                 frozen_before = set(Case.objects.filter(frozen_at__isnull=False).values_list("pk", flat=True))
-                services.cases_deadline_sweep(now=at)
+                cases_deadline_sweep(now=at)
                 for case in Case.objects.filter(frozen_at__isnull=False).exclude(pk__in=frozen_before):
                     assert_freeze_was_fair(case, sent_log, at)
                     OUTCOMES["frozen"] += 1
@@ -150,3 +153,4 @@ def outbox_send_batch_at(at) -> None:
 
     with time_machine.travel(at, tick=False):
         outbox_send_batch(message_ids=outbox_claim_due(now=at, limit=10_000))
+        cases_notice_sent_record(now=at)  # verification's beat task: the grace periods of the notices sent

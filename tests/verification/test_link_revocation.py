@@ -10,11 +10,13 @@ from django.core import mail
 
 from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
 from notifications.services import outbox_claim_due, outbox_send_batch
-from tests.conftest import send_due
 from tests.factories import CaseFactory
-from verification import notices, services
+from tests.helpers import send_due
+from verification.deadlines.services import case_extend
+from verification.deadlines.warnings import deadline_warnings_plan
 from verification.links import LinkInvalid, case_from_token, freelancer_token
 from verification.models import Case
+from verification.services.cases import case_link_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +25,7 @@ NEW_LINK_SUBJECT = "Your new link for the identity check"
 
 def revoke(case, at) -> str:
     """An admin revokes the link at `at`; returns the token that revocation issued."""
-    services.case_link_revoke(case_id=case.id, actor="user:ada", reason="forwarded by mistake", now=at)
+    case_link_revoke(case_id=case.id, actor="user:ada", reason="forwarded by mistake", now=at)
     return freelancer_token(Case.objects.get(pk=case.id))
 
 
@@ -90,7 +92,7 @@ def test_a_new_link_email_claimed_by_a_worker_before_a_second_revocation_is_not_
 def test_messages_still_waiting_carry_the_new_link(now):
     # given the 72 h and 24 h warnings are planned, carrying the original link
     case = CaseFactory()
-    notices.deadline_warnings(case, now=now)
+    deadline_warnings_plan(case, now=now)
     # when the link is revoked
     new = revoke(case, now + timedelta(hours=1))
     # then the warnings, when they go out, carry the new link
@@ -105,8 +107,8 @@ def test_two_changes_with_the_same_now_each_tell_the_marketplace(now):
     # that waited for the case's lock is decided at the time of the change it waited behind)
     WebhookEndpoint.objects.create(name="marketplace", url="http://127.0.0.1:9/hooks")
     case = CaseFactory()
-    services.case_extend(case_id=case.id, actor="user:ada", reason="first", now=now)
-    services.case_extend(case_id=case.id, actor="user:bo", reason="second", now=now)
+    case_extend(case_id=case.id, actor="user:ada", reason="first", now=now)
+    case_extend(case_id=case.id, actor="user:bo", reason="second", now=now)
     # then both are webhooks of their own, with distinct event ids
     hooks = OutboxMessage.objects.filter(kind="webhook:case.deadline_extended").order_by("pk")
     assert [hook.context["body"]["data"]["reason"] for hook in hooks] == ["first", "second"]

@@ -9,7 +9,7 @@ from django.core import mail
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
-from tests.conftest import send_due
+from tests.helpers import send_due
 from verification.links import case_from_token
 from verification.models import AuditEvent, Case, CaseStatus, Freelancer, GracePolicy, IdempotencyRecord, ReasonCode
 from verification.tasks import idempotency_keys_prune
@@ -59,7 +59,7 @@ def test_flag_eligibility_withdraw_journey(marketplace, now):
     assert case.freelancer.external_id == "fl-42"
     assert case.standing_snapshot == {"badges": ["Top Rated"], "job_success": 97}
     assert case.profile_claims == [{"field": "country", "value": "Nigeria"}]
-    assert case.policy["grace_days"] == 7
+    assert case.policy.grace_days == 7 and case.policy_snapshot["grace_days"] == 7
     assert case.created_by == "marketplace:marketplace-test"
     # and the link in freelancer_url opens exactly this case
     token = body["freelancer_url"].rstrip("/").rsplit("/", 1)[1]
@@ -100,7 +100,7 @@ def test_policy_for_the_reason_code_wins_over_default(marketplace, now):
     send_due(now + timedelta(days=365))
     case = Case.objects.get(pk=response.json()["id"])
     assert case.deadline_at - case.notice_sent_at == timedelta(days=14)
-    assert case.policy["warning_offsets_hours"] == [48]
+    assert case.policy.warning_offsets_hours == (48,)
 
 
 def test_editing_a_policy_does_not_move_running_deadlines(marketplace, now):

@@ -7,14 +7,23 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from tests.factories import CaseFactory, FreelancerFactory
-from verification import services, transitions
+from verification import transitions
 from verification.errors import IllegalTransition
 from verification.models import AuditEvent, Case, CaseStatus
+from verification.services.audit import audit_record
+from verification.services.cases import case_lock, case_transition
 
 pytestmark = pytest.mark.django_db
 
 ALLOWED = [(a, b) for a, targets in transitions.ALLOWED.items() for b in sorted(targets)]
 ILLEGAL = [(a, b) for a, b in product(CaseStatus.values, repeat=2) if b not in transitions.ALLOWED[a]]
+
+
+def transition(case_id, *, now, **kwargs) -> Case:
+    """The transition service on the case locked as every service locks it first."""
+    with transaction.atomic():
+        case, at = case_lock(case_id, now=now)
+        return case_transition(case=case, now=at, **kwargs)
 
 
 def test_the_table_names_every_status_and_final_ones_lead_nowhere_but_appeal():
@@ -28,8 +37,8 @@ def test_the_table_names_every_status_and_final_ones_lead_nowhere_but_appeal():
 @pytest.mark.parametrize(("from_status", "to_status"), ALLOWED)
 def test_every_allowed_transition_changes_status_and_is_audited(from_status, to_status, now):
     case = CaseFactory(status=from_status)
-    result = services.case_transition(
-        case_id=case.pk, to_status=to_status, actor="user:ada", action="test_move", reason="because", now=now
+    result = transition(
+        case.pk, to_status=to_status, actor="user:ada", action="test_move", reason="because", now=now
     )
     case.refresh_from_db()
     assert result.status == case.status == to_status
@@ -48,7 +57,7 @@ def test_illegal_transitions_are_refused_and_change_nothing(from_status, to_stat
     case = CaseFactory(status=from_status)
     later = now + timedelta(hours=1)
     with pytest.raises(IllegalTransition) as error:
-        services.case_transition(case_id=case.pk, to_status=to_status, actor="system", action="x", reason="",
+        transition(case.pk, to_status=to_status, actor="system", action="x", reason="",
                                  now=later)
     assert error.value.status_code == 409
     case.refresh_from_db()
@@ -58,7 +67,7 @@ def test_illegal_transitions_are_refused_and_change_nothing(from_status, to_stat
 
 def test_audit_events_cannot_be_changed_or_deleted_through_the_model(now):
     case = CaseFactory()
-    event = services.audit_record(case=case, actor="system", action="noted", now=now)
+    event = audit_record(case=case, actor="system", action="noted", now=now)
     event.reason = "rewritten"
     with pytest.raises(ValueError, match="append-only"):
         event.save()
@@ -69,7 +78,7 @@ def test_audit_events_cannot_be_changed_or_deleted_through_the_model(now):
 @pytest.mark.postgres
 def test_audit_events_cannot_be_changed_or_deleted_in_the_database(now):
     case = CaseFactory()
-    services.audit_record(case=case, actor="system", action="noted", now=now)
+    audit_record(case=case, actor="system", action="noted", now=now)
     for statement in ("UPDATE verification_auditevent SET reason = 'x'", "DELETE FROM verification_auditevent"):
         with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
@@ -107,5 +116,5 @@ def test_reopening_a_refusal_on_appeal_respects_the_one_open_case_rule(now):
     refused = CaseFactory(freelancer=freelancer, status=CaseStatus.NOT_VERIFIED)
     CaseFactory(freelancer=freelancer, status=CaseStatus.OPEN)
     with pytest.raises(IntegrityError):
-        services.case_transition(case_id=refused.pk, to_status=CaseStatus.IN_REVIEW, actor="freelancer",
+        transition(refused.pk, to_status=CaseStatus.IN_REVIEW, actor="freelancer",
                                  action="appealed", reason="", now=now)

@@ -10,10 +10,10 @@ from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
-from scheduling.services import representatives_slots_sync_all
-from verification import services
+from scheduling.services.slots import representatives_slots_sync_all
 from verification.links import freelancer_url
 from verification.models import Case, GracePolicy, ReasonCode
+from verification.services.cases import case_flag
 
 API_KEY_NAME = "demo-marketplace"
 
@@ -85,7 +85,7 @@ class Command(BaseCommand):
         for external_id, name, zone, language, reason, public_reason in FREELANCERS:
             case = Case.objects.filter(freelancer__external_id=external_id).order_by("-created_at").first()
             if case is None:
-                case = services.case_flag(
+                case = case_flag(
                     external_id=external_id,
                     email=f"{external_id}@example.com",
                     name=name,

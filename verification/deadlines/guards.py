@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from notifications.models import MessageStatus, OutboxMessage
+from notifications.selectors import messages_sent_at
 from scheduling.selectors import booking_active_for, bookings_unmade_good_exist, offered_times_count
+from verification.deadlines.rules import warning_key
 from verification.models import Case, CaseRequest, CaseStatus, RequestStatus
 
 
@@ -25,16 +26,13 @@ def _warned(case: Case) -> GuardFailure | None:
     """1. The notice and every warning for this deadline were sent, the last one early enough."""
     if case.notice_sent_at is None:
         return GuardFailure("warned", "the notice has not been sent")
-    offsets = case.policy.get("warning_offsets_hours", [72, 24])
-    sent = dict(
-        OutboxMessage.objects.filter(subject=f"case:{case.id}", kind__in=[f"deadline_warning:{h}" for h in offsets],
-                                     version=int(case.deadline_at.timestamp()), status=MessageStatus.SENT)
-        .values_list("kind", "sent_at")
-    )
-    missing = [h for h in offsets if f"deadline_warning:{h}" not in sent]
+    offsets = case.policy.warning_offsets_hours
+    keys = {hours: warning_key(case, hours=hours) for hours in offsets}
+    sent = messages_sent_at(keys.values())
+    missing = [hours for hours, key in keys.items() if key not in sent]
     if missing:
         return GuardFailure("warned", f"the {', '.join(f'{h} h' for h in missing)} warning was not sent")
-    lead = timedelta(hours=case.policy.get("min_warning_lead_hours", 12))
+    lead = case.policy.min_warning_lead
     if sent and max(sent.values()) > case.deadline_at - lead:
         return GuardFailure("warned", f"the last warning was sent less than {lead} before the deadline")
     return None
@@ -60,7 +58,7 @@ def _no_fault_of_ours(case: Case) -> GuardFailure | None:
 
 def _offered_enough(case: Case) -> GuardFailure | None:
     """5. Offered at least the policy's minimum number of bookable times before the deadline."""
-    needed = case.policy.get("min_bookable_times", 10)
+    needed = case.policy.min_bookable_times
     start = case.notice_sent_at + timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
     offered = offered_times_count(start=start, end=case.deadline_at)
     if offered < needed:

@@ -1,0 +1,26 @@
+"""What the outbox can tell the apps that write to it (they never read its rows directly)."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+
+from .keys import MessageKey
+from .models import MessageStatus, OutboxMessage
+
+
+def messages_sent_at(keys: Iterable[MessageKey]) -> dict[MessageKey, datetime]:
+    """When each of these messages was sent; a message not (yet) sent is absent. One query, by the
+    unique index: keys are grouped by kind and revision, their topics asked together."""
+    topics: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key in keys:
+        topics[key.kind, key.revision].append(key.topic)
+    if not topics:
+        return {}
+    match = Q()
+    for (kind, revision), of_topics in topics.items():
+        match |= Q(kind=kind, revision=revision, topic__in=of_topics)
+    rows = OutboxMessage.objects.filter(match, status=MessageStatus.SENT).values_list("kind", "topic", "revision",
+                                                                                      "sent_at")
+    return {MessageKey(kind, topic, revision): sent_at for kind, topic, revision, sent_at in rows}

@@ -1,0 +1,72 @@
+"""The one base class of domain errors, in the lowest app so that every app imports it downwards
+(never up from the site package).
+
+Services raise these; the API's exception handler maps them to a status code and a stable `code`,
+and pages show `detail` to the person. `extra` carries data the caller may want (the open case,
+the next free times).
+"""
+
+from datetime import datetime
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "invalid"
+    detail = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None):
+        self.detail = detail or self.detail
+        self.extra = extra or {}
+        super().__init__(self.detail)
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    detail = "Not found."
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+    detail = "The request conflicts with the current state."
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+    detail = "You may not do this."
+
+
+# --- scheduling's own ------------------------------------------------------------------------
+
+class SlotTaken(Conflict):
+    """`next_free_times`: free times soon after the taken one, as aware datetimes (the API renders
+    them as UTC ISO 8601, pages in the person's zone)."""
+
+    code = "slot_taken"
+    detail = "That time was just taken. Please pick another; free times soon after it are listed."
+
+    def __init__(self, *, next_free_times: list[datetime]):
+        super().__init__(extra={"next_free_times": next_free_times})
+        self.next_free_times = next_free_times
+
+
+class AlreadyBooked(Conflict):
+    code = "already_booked"
+    detail = "This case already has a booked call. Reschedule or cancel it instead."
+
+
+class BookingNotFound(NotFound):
+    code = "booking_not_found"
+    detail = "There is no booked call to change."
+
+
+class HoursBusy(Conflict):
+    code = "hours_busy"
+    detail = "Freelancers were booking your times just now; nothing was changed. Please try again."
+
+
+class HoursInvalid(Conflict):
+    code = "hours_invalid"

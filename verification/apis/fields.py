@@ -1,0 +1,32 @@
+"""Input fields shared by the API's serializers."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from scheduling.models import validate_timezone
+
+
+def timezone_name(value: str) -> None:
+    """An IANA zone name, as the model validates it."""
+    try:
+        validate_timezone(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 instant that must carry its UTC offset: a naive time is ambiguous."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    "Include the UTC offset, e.g. 2026-03-03T09:30:00+05:30 or 2026-03-03T04:00:00Z."
+                )
+        return super().to_internal_value(value)

@@ -1,0 +1,147 @@
+"""Every write about the deadline: the grace period starting when the notice was sent, extensions
+(guard, our fault, technical retry, self-service, admin), the sweep that freezes or extends, and
+the admin's unfreeze."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+
+from notifications.selectors import messages_sent_at
+from verification import messages
+from verification.deadlines.guards import freeze_guard_failures
+from verification.deadlines.rules import deadline_after_notice, notice_key
+from verification.deadlines.warnings import deadline_warnings_plan
+from verification.errors import CaseBusy, ExtensionNotAllowed
+from verification.models import OPEN_STATUSES, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
+from verification.selectors import case_extension_refusal, iso
+from verification.services.audit import audit_record
+from verification.services.cases import case_lock, case_save, case_transition
+
+
+@transaction.atomic
+def case_notice_sent(*, case_id, sent_at: datetime, now: datetime) -> Case:
+    """The notice left at `sent_at`: the grace period starts then (never at flag time), with the
+    deadline the notice stated, and the warnings before it are planned. Idempotent."""
+    case, now = case_lock(case_id, now=now)
+    if case.notice_sent_at is not None or case.is_final:
+        return case
+    case.notice_sent_at = sent_at
+    case.deadline_at = deadline_after_notice(sent_at=sent_at, policy=case.policy)
+    case_save(case, fields=["notice_sent_at", "deadline_at"], now=now)
+    audit_record(case=case, actor="system", action="notice_sent", now=now,
+                 after={"notice_sent_at": iso(sent_at), "deadline_at": iso(case.deadline_at)})
+    deadline_warnings_plan(case, now=now)
+    return case
+
+
+def cases_notice_sent_record(*, now: datetime, limit: int = 1000) -> int:
+    """Start the grace period of every case whose notice the outbox has sent. The outbox reports
+    what it sent through a selector (`notifications.selectors.messages_sent_at`); a beat task asks
+    every few seconds, so a report is never lost: one not acted on yet is simply asked again.
+    Returns how many grace periods started."""
+    waiting = (Case.objects.filter(notice_sent_at__isnull=True, status__in=OPEN_STATUSES)
+               .order_by("created_at").only("id")[:limit])
+    keys = {notice_key(case): case.id for case in waiting}
+    sent = messages_sent_at(keys)
+    for key, sent_at in sent.items():
+        case_notice_sent(case_id=keys[key], sent_at=sent_at, now=now)
+    return len(sent)
+
+
+def case_deadline_extend(*, case: Case, hours: int, actor: str, reason: str, now: datetime, guard: str = "") -> Case:
+    """Move the deadline later (from the later of the deadline and now), audit, tell the freelancer
+    and the marketplace, and re-plan the warnings. `case` is locked by the caller (`case_lock`)."""
+    before = case.deadline_at
+    case.deadline_at = max(case.deadline_at or now, now) + timedelta(hours=hours)
+    case_save(case, fields=["deadline_at"], now=now)
+    audit_record(case=case, actor=actor, action="deadline_extended", now=now, reason=reason,
+                 before={"deadline_at": iso(before)},
+                 after={"deadline_at": iso(case.deadline_at), **({"guard": guard} if guard else {})})
+    messages.case_email_for_change(case, kind="deadline_extended", now=now, context={"reason": reason})
+    deadline_warnings_plan(case, now=now)
+    messages.marketplace_event_publish(case, event="case.deadline_extended", now=now, data={"reason": reason})
+    return case
+
+
+@transaction.atomic
+def case_deadline_check(*, case_id, now: datetime, skip_locked: bool = False) -> str:
+    """At the deadline: freeze if every guard holds, otherwise extend and record which guard failed.
+    `skip_locked`: a case another transaction holds is left for the next sweep ("busy")."""
+    try:
+        case, now = case_lock(case_id, now=now, skip_locked=skip_locked)
+    except CaseBusy:
+        return "busy"
+    if case.status != CaseStatus.OPEN or case.deadline_at is None or case.deadline_at > now:
+        return "skipped"
+    failures = freeze_guard_failures(case)
+    if failures:
+        reason = "; ".join(f.why for f in failures)
+        case_deadline_extend(case=case, hours=case.policy.guard_extension_hours, actor="system",
+                             reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
+        return "extended"
+    case_transition(case=case, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
+                    reason="The deadline passed with every freeze guard holding.", now=now)
+    case.frozen_at = now
+    case_save(case, fields=["frozen_at"], now=now)
+    messages.pending_emails_drop(case, now=now)
+    messages.case_email_for_change(case, kind="frozen", now=now)
+    messages.marketplace_event_publish(case, event="case.frozen", now=now)
+    return "frozen"
+
+
+def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, int]:
+    """Every open case past its deadline: O(cases due), read in batches by the deadline index
+    without locking them. Each case is then decided in its own transaction that locks only that
+    case, so a booking on a case further down the batch never waits behind the batch; a case
+    another transaction holds (a booking, a second sweep) is skipped ("busy") and comes back at
+    the next sweep if it is still due."""
+    outcomes: dict[str, int] = {}
+    all_due = Case.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=now).order_by("deadline_at", "pk")
+    due, batch = all_due, []
+    while True:
+        if batch:  # the next batch starts after the last case of this one: each due case is read once
+            last_id, last_deadline = batch[-1]
+            due = all_due.filter(deadline_at__gte=last_deadline).exclude(deadline_at=last_deadline, pk__lte=last_id)
+        batch = list(due.values_list("pk", "deadline_at")[:batch_size])
+        for case_id, _ in batch:
+            outcome = case_deadline_check(case_id=case_id, now=now, skip_locked=True)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if len(batch) < batch_size:
+            return outcomes
+
+
+@transaction.atomic
+def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
+    """The freelancer's one self-service extension, granted at once per the policy."""
+    case, now = case_lock(case_id, now=now)
+    refusal = case_extension_refusal(case, now=now)
+    if refusal:
+        raise ExtensionNotAllowed(refusal)
+    days = case.policy.self_extension_days
+    CaseRequest.objects.create(case=case, kind=RequestKind.EXTENSION, status=RequestStatus.GRANTED,
+                               created_by=actor, created_at=now, resolved_by="system", resolved_at=now,
+                               resolution=f"Granted automatically: {days} days.")
+    return case_deadline_extend(case=case, hours=24 * days, actor=actor, now=now,
+                                reason=f"Self-service extension of {days} days.")
+
+
+@transaction.atomic
+def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int | None = None) -> Case:
+    """Admin: extend by `hours`, or by the policy's guard extension."""
+    case, now = case_lock(case_id, now=now)
+    if case.is_final:
+        raise ExtensionNotAllowed("This case has ended.")
+    return case_deadline_extend(case=case, hours=hours or case.policy.guard_extension_hours, actor=actor, reason=reason,
+                                now=now)
+
+
+@transaction.atomic
+def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
+    """Admin: lift a freeze; the new deadline gives the freelancer the policy's extension."""
+    case, now = case_lock(case_id, now=now)
+    case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="unfrozen", reason=reason, now=now)
+    case.frozen_at = None
+    case_save(case, fields=["frozen_at"], now=now)
+    case_deadline_extend(case=case, hours=case.policy.guard_extension_hours, actor=actor, reason=reason, now=now)
+    messages.marketplace_event_publish(case, event="case.unfrozen", now=now, data={"reason": reason})
+    return case
