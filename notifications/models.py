@@ -44,6 +44,8 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(fields=["due_at"], name="outbox_pending_due_idx", condition=Q(status="PENDING")),
             models.Index(fields=["lease_until"], name="outbox_sending_lease_idx", condition=Q(status="SENDING")),
+            # Operations and /metrics count and list failed messages without reading the sent ones
+            models.Index(fields=["updated_at"], name="outbox_failed_idx", condition=Q(status="FAILED")),
         ]
 
     def __str__(self) -> str:

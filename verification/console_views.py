@@ -44,8 +44,9 @@ def _booking_for(request, booking_id) -> Booking:
 @staff_member_required
 def today(request):
     rep = _representative(request)
-    if rep is None:  # reviewers and admins without calls of their own start at the review queue
-        return redirect("console-reviews")
+    if rep is None:  # admins start at Operations; reviewers (and staff without calls) at the review queue
+        admin = request.user.has_perm("verification.view_operations")
+        return redirect("operations-now" if admin else "console-reviews")
     zone = ZoneInfo(rep.timezone)
     now = timezone.now()
     day_start = datetime.combine(now.astimezone(zone).date(), time.min, tzinfo=zone)

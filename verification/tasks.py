@@ -3,6 +3,8 @@ from django.utils import timezone
 
 from verification import calls, services
 from verification.idempotency import idempotency_records_prune
+from verification.models import TaskHeartbeat
+from verification.operations.services import heartbeat_record
 
 
 @shared_task
@@ -14,8 +16,11 @@ def bookings_displaced_handle() -> int:
 
 @shared_task
 def cases_deadline_sweep() -> dict[str, int]:
-    """Every open case past its deadline: freeze when every guard holds, else extend."""
-    return services.cases_deadline_sweep(now=timezone.now())
+    """Every open case past its deadline: freeze when every guard holds, else extend. When it
+    finished is recorded for /metrics and the Operations pages (an alert if it stops running)."""
+    outcomes = services.cases_deadline_sweep(now=timezone.now())
+    heartbeat_record(name=TaskHeartbeat.DEADLINE_SWEEP, now=timezone.now())
+    return outcomes
 
 
 @shared_task

@@ -1,0 +1,12 @@
+"""The one write of Operations: a periodic task records when it last finished a run."""
+
+from datetime import datetime
+
+from django.db import transaction
+
+from verification.models import TaskHeartbeat
+
+
+@transaction.atomic
+def heartbeat_record(*, name: str, now: datetime) -> None:
+    TaskHeartbeat.objects.update_or_create(name=name, defaults={"finished_at": now})
