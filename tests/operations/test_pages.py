@@ -16,7 +16,6 @@ from scheduling.models import Booking
 from scheduling.services import representatives_slots_sync_all
 from tests.factories import CaseFactory, RepresentativeFactory, UserFactory
 from tests.operations.builders import calls, cases, representatives
-from tests.scheduling.conftest import frozen_clock  # noqa: F401
 from verification.checklist import checklist_current
 from verification.models import AuditEvent, CallRecord, CaseRequest, CaseStatus, Outcome, RequestKind, Review
 

@@ -1,0 +1,1 @@
+from tests.scheduling.conftest import frozen_clock  # noqa: F401
