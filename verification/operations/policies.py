@@ -22,7 +22,7 @@ def grace_policy_reach(*, reason_code: str | None) -> str:
     running = Case.objects.exclude(status__in=FINAL_STATUSES)
     if reason_code == GracePolicy.DEFAULT:
         own = set(GracePolicy.objects.exclude(reason_code=GracePolicy.DEFAULT).values_list("reason_code", flat=True))
-        covered = [label for code, label in ReasonCode.choices if code not in own]
+        covered = [str(label) for code, label in ReasonCode.choices if code not in own]
         count = running.exclude(reason_code__in=own).count()
         scope = f"cases flagged from now on for a reason without its own policy ({'; '.join(covered) or 'none'})"
     elif reason_code:
