@@ -36,7 +36,8 @@ def test_the_business_gauges_and_counters(client, settings, now, frozen_clock):
     settings.METRICS_TOKEN = TOKEN
     CaseFactory(notice_sent_at=now - timedelta(days=7), deadline_at=now + timedelta(hours=3))
     CaseFactory(deadline_at=now + timedelta(hours=30))
-    CaseFactory(status=CaseStatus.FROZEN, notice_sent_at=now - timedelta(days=8), deadline_at=now - timedelta(days=1))
+    CaseFactory(status=CaseStatus.FROZEN, notice_sent_at=now - timedelta(days=8),
+                deadline_at=now - timedelta(days=1))
     CaseFactory(status=CaseStatus.VERIFIED)
     OutboxMessage.objects.create(kind="notice", subject="case:1", recipient="a@example.com", status=MessageStatus.FAILED,
                                  due_at=now - timedelta(hours=1), created_at=now, updated_at=now)

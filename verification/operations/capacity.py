@@ -14,8 +14,9 @@ booking compares them). Phone: a case whose freelancer asked for no camera or ph
 the phone route; any other case counts with the share of the last 30 days' bookings that asked
 for it. Supply: free slots of active representatives from the earliest bookable time; a slot
 counts for each language its representative speaks, and for the phone route if they take calls
-by phone. A day where demand exceeds supply is short by (demand - supply) calls; at one call per
-slot, that is (short / slots per hour) representative-hours.
+by phone. A day where demand exceeds supply by at least half a call (`SHORT_CALLS`: less is the
+noise of fractional expectations) is short by (demand - supply) calls; at one call per slot, that
+is (short / slots per hour) representative-hours.
 
 Every figure is a fixed number of grouped queries (days x languages rows), whatever the number
 of cases or representatives.
@@ -37,6 +38,7 @@ from verification.operations.period import FORECAST_DAYS
 HISTORY_DAYS = 30
 MIN_HISTORY = 30  # calls; below this the lead distribution is not trusted
 PHONE_NEEDS = [AccommodationNeed.NO_CAMERA, AccommodationNeed.PHONE_ONLY]
+SHORT_CALLS = 0.5  # a day is flagged when at least half a call (it rounds to one) has no free slot
 
 
 def day_shares(*, days_left: int, leads: dict[int, int] | None) -> list[float]:
@@ -78,7 +80,7 @@ class Line:
 
     @property
     def flagged(self) -> bool:
-        return self.demand > self.supply
+        return self.demand - self.supply >= SHORT_CALLS
 
     @property
     def rep_hours(self) -> float:

@@ -186,24 +186,24 @@ def representatives_table(fz: Fairness) -> Table:
         *[Column(o.lower(), o.value, True) for o in OUTCOME_COLUMNS],
         Column("not_verified", "NOT_VERIFIED after review", True),
         Column("rate", "Escalated or not verified (%)", True), Column("rest", "Rest of the team (%)", True),
-        Column("p", "p", True), Column("q", "Adjusted p (BH)", True), Column("flag", "Differs beyond chance?"),
+        Column("p", "p", True, ".2g"), Column("q", "Adjusted p (BH)", True, ".2g"),
+        Column("flag", "Differs beyond chance?"),
         Column("median", f"Median call (m:ss, aim {fz.call_minutes}:00)"),
     ])
     for row in fz.rows:
         test = row.test
         if test.flagged:
-            flag = f"Yes: {test.direction} than the rest of the team"
+            flag = f"Yes, {test.direction}"
         elif test.tested:
             flag = "No"
         else:
-            flag = f"Not tested (fewer than {fz.min_calls} calls)"
+            flag = f"Not tested (< {fz.min_calls} calls)"
         table.add({
             "name": row.representative.display_name, "held": row.held, "their_no_show": row.freelancer_no_shows,
             "our_no_show": row.rep_no_shows, **{o.lower(): row.outcomes[o] for o in OUTCOME_COLUMNS},
             "not_verified": row.not_verified, "rate": percent(test.adverse, test.calls),
             "rest": percent(test.rest_adverse, test.rest_calls),
-            "p": float(f"{test.p_value:.2g}") if test.p_value is not None else None,
-            "q": float(f"{test.q_value:.2g}") if test.q_value is not None else None,
+            "p": test.p_value, "q": test.q_value,
             "flag": flag, "median": _minutes(row.median_call),
         }, flagged=test.flagged)
     return table

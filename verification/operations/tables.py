@@ -10,6 +10,7 @@ class Column:
     key: str
     label: str
     numeric: bool = False
+    format: str = ""  # a format spec for the page (".2g" for p-values); CSV keeps the full value
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,14 @@ class Cell:
     value: object
     href: str = ""
     numeric: bool = False
+    format: str = ""
 
     @property
     def text(self) -> str:
         if self.value is None:
             return "—"
+        if self.format:
+            return format(self.value, self.format)
         if isinstance(self.value, float):
             return f"{self.value:,.1f}"
         if isinstance(self.value, int) and not isinstance(self.value, bool):
@@ -48,7 +52,8 @@ class Table:
 
     def add(self, values: dict, *, flagged: bool = False, links: dict[str, str] | None = None) -> None:
         links = links or {}
-        self.rows.append(Row([Cell(values.get(c.key), links.get(c.key, ""), c.numeric) for c in self.columns],
+        self.rows.append(Row([Cell(values.get(c.key), links.get(c.key, ""), c.numeric, c.format)
+                              for c in self.columns],
                              flagged=flagged))
 
     def column(self, key: str) -> list:
