@@ -39,8 +39,9 @@ def test_the_business_gauges_and_counters(client, settings, now, frozen_clock):
     CaseFactory(status=CaseStatus.FROZEN, notice_sent_at=now - timedelta(days=8),
                 deadline_at=now - timedelta(days=1))
     CaseFactory(status=CaseStatus.VERIFIED)
-    OutboxMessage.objects.create(kind="notice", subject="case:1", recipient="a@example.com", status=MessageStatus.FAILED,
-                                 due_at=now - timedelta(hours=1), created_at=now, updated_at=now)
+    OutboxMessage.objects.create(kind="notice", subject="case:1", recipient="a@example.com",
+                                 status=MessageStatus.FAILED, due_at=now - timedelta(hours=1), created_at=now,
+                                 updated_at=now)
     OutboxMessage.objects.create(kind="notice", subject="case:2", recipient="a@example.com",
                                  due_at=now - timedelta(seconds=90), created_at=now, updated_at=now)
     tasks.cases_deadline_sweep()  # records when it finished
