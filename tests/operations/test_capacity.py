@@ -1,5 +1,6 @@
 """The forecast on hand-built data where the answer is known."""
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -8,7 +9,8 @@ import time_machine
 from scheduling.models import Booking, BookingStatus
 from scheduling.services import representatives_slots_sync_all
 from tests.operations.builders import cases, representatives
-from verification.models import AccommodationNeed, CaseRequest, RequestKind
+from verification.checklist import checklist_current
+from verification.models import AccommodationNeed, CallRecord, CaseRequest, Outcome, RequestKind
 from verification.operations.capacity import MIN_HISTORY, day_shares, forecast, rep_hours, spread_demand
 
 NOW = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)  # a Monday, just after midnight UTC
@@ -81,6 +83,10 @@ def test_enough_history_replaces_the_even_spread(world):
                 ends_at=NOW - timedelta(days=3, minutes=15), status=BookingStatus.DONE, attendee_email="x@example.com",
                 attendee_name="X", phone=i % 4 == 0, created_at=NOW - timedelta(days=5),
                 updated_at=NOW - timedelta(days=3)) for i, c in enumerate(history))
+    CallRecord.objects.bulk_create(
+        CallRecord(booking_id=uuid.uuid4(), case=c, representative_user=both.user, checklist=checklist_current(now=NOW),
+                   started_at=NOW - timedelta(days=3, minutes=20), outcome=Outcome.VERIFIED,
+                   outcome_at=NOW - timedelta(days=3, minutes=17)) for c in history)
     assert len(history) >= MIN_HISTORY
     cases(10, at=NOW - timedelta(days=1), deadline_at=datetime(2026, 3, 6, 12, tzinfo=UTC))
     result = forecast(now=NOW, zone_name="UTC")

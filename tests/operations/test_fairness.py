@@ -78,3 +78,21 @@ def test_the_page_figures_count_each_representatives_calls_and_flag_the_outlier(
     assert not any(rows[p.pk].test.flagged for p in peers)
     assert rows[peers[1].pk].held == 20  # the 30 old calls are outside the period
     assert rows[peers[2].pk].rep_no_shows == 1 and rows[odd.pk].rep_no_shows == 0
+
+
+def test_the_vectorized_fisher_test_agrees_with_scipys():
+    import random
+
+    from scipy.stats import fisher_exact
+
+    from verification.operations.fairness import fisher_two_sided
+
+    rng = random.Random(7)
+    calls = [rng.randint(1, 300) for _ in range(60)] + [20, 20, 5]
+    adverse = [rng.randint(0, c) if i % 3 == 0 else rng.randint(0, c // 8) for i, c in enumerate(calls[:-3])]
+    adverse += [12, 0, 5]
+    team_adverse, team_calls = sum(adverse), sum(calls)
+    ours = fisher_two_sided(adverse, calls, team_adverse=team_adverse, team_calls=team_calls)
+    for a, n, p in zip(adverse, calls, ours, strict=True):
+        table = [[a, n - a], [team_adverse - a, team_calls - n - (team_adverse - a)]]
+        assert p == pytest.approx(fisher_exact(table).pvalue, rel=1e-8, abs=1e-300)

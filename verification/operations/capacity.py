@@ -3,16 +3,16 @@ the calls we expect to be asked for, overall, per language and for the phone rou
 
 Demand. Every OPEN case (no call booked, notice sent) needs one call on some day from today to
 its deadline. How the calls spread over those days is learned from the last 30 days: for each
-booking (kept or held, not cancelled) whose call was in that window, how many days before its
-case's deadline the call fell (its *lead*). A case due in D days puts on day d the share
+call held (or started) in that window, how many days before its case's deadline it fell (its
+*lead*). A case due in D days puts on day d the share
 P(lead = D - d) / P(lead <= D). With fewer than `MIN_HISTORY` such calls there is too little to
 learn from, and each case is spread evenly from today to its deadline. A case already past its
 deadline (the sweep is about to extend it) counts as due today.
 
 Language: a case needs a representative who speaks the freelancer's language (tags compared as
 booking compares them). Phone: a case whose freelancer asked for no camera or phone only needs
-the phone route; any other case counts with the share of the last 30 days' bookings that asked
-for it. Supply: free slots of active representatives from the earliest bookable time; a slot
+the phone route; any other case counts with the share of the last 30 days' bookings (not
+cancelled) that asked for it. Supply: free slots of active representatives from the earliest bookable time; a slot
 counts for each language its representative speaks, and for the phone route if they take calls
 by phone. A day where demand exceeds supply by at least half a call (`SHORT_CALLS`: less is the
 noise of fractional expectations) is short by (demand - supply) calls; at one call per slot, that
@@ -28,11 +28,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 from django.db.models.functions import TruncDate
 
-from scheduling.models import Booking, BookingStatus, Slot
-from verification.models import AccommodationNeed, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
+from scheduling.models import Booking, BookingStatus, RepresentativeLanguage, Slot
+from verification.models import (
+    AccommodationNeed,
+    CallRecord,
+    Case,
+    CaseRequest,
+    CaseStatus,
+    RequestKind,
+    RequestStatus,
+)
 from verification.operations.period import FORECAST_DAYS
 
 HISTORY_DAYS = 30
@@ -124,23 +132,23 @@ def forecast(*, now: datetime, zone_name: str, horizon: int = FORECAST_DAYS) -> 
     window_end = datetime.combine(today + timedelta(days=horizon), time.min, tzinfo=zone)
     earliest = now + timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
 
-    # history: calls of the last 30 days, by days before their case's deadline, and the phone share
-    deadline = Subquery(Case.objects.filter(pk=OuterRef("case_ref")).values("deadline_at")[:1])
+    # history: calls of the last 30 days, by days before their case's deadline (a join on the case),
+    # and the share of the bookings of those days that asked for the phone route
+    since = now - timedelta(days=HISTORY_DAYS)
     history_rows = (
-        Booking.objects.filter(starts_at__gte=now - timedelta(days=HISTORY_DAYS), starts_at__lt=now)
-        .exclude(status=BookingStatus.CANCELLED)
-        .annotate(call_day=TruncDate("starts_at", tzinfo=zone), deadline_day=TruncDate(deadline, tzinfo=zone))
-        .values("call_day", "deadline_day", "phone").annotate(n=Count("pk")).order_by()
+        CallRecord.objects.filter(outcome_at__gte=since, outcome_at__lt=now, started_at__isnull=False)
+        .annotate(call_day=TruncDate("started_at", tzinfo=zone), deadline_day=TruncDate("case__deadline_at",
+                                                                                         tzinfo=zone))
+        .values("call_day", "deadline_day").annotate(n=Count("pk")).order_by()
     )
     leads: dict[int, int] = defaultdict(int)
-    calls = phone_calls = 0
     for row in history_rows:
-        calls += row["n"]
-        phone_calls += row["n"] if row["phone"] else 0
         if row["deadline_day"] is not None and row["deadline_day"] >= row["call_day"]:
             leads[(row["deadline_day"] - row["call_day"]).days] += row["n"]
+    booked = (Booking.objects.filter(starts_at__gte=since, starts_at__lt=now).exclude(status=BookingStatus.CANCELLED)
+              .aggregate(n=Count("pk"), phone=Count("pk", filter=Q(phone=True))))
     trusted = sum(leads.values()) >= MIN_HISTORY
-    phone_share = phone_calls / calls if calls else 0.0
+    phone_share = booked["phone"] / booked["n"] if booked["n"] else 0.0
 
     # demand: open cases by deadline day, language and whether they need the phone route
     phone_need = ExpressionWrapper(
@@ -164,21 +172,27 @@ def forecast(*, now: datetime, zone_name: str, horizon: int = FORECAST_DAYS) -> 
         due_phone[days_left] += row["n"] if row["needs_phone"] else row["n"] * phone_share
         due_language[row["language"]][days_left] += row["n"]
 
-    # supply: free slots per day, per phone route, per language
+    # supply: one pass over the free slots, counted per day and representative; their languages apply after
     free = (Slot.objects.filter(is_booked=False, representative__active=True, starts_at__gte=earliest,
                                 starts_at__lt=window_end)
-            .annotate(day=TruncDate("starts_at", tzinfo=zone)))
+            .annotate(day=TruncDate("starts_at", tzinfo=zone))
+            .values("day", "representative_id", "representative__can_take_phone_calls").annotate(n=Count("pk"))
+            .order_by())
+    speaks: dict[int, list[str]] = defaultdict(list)
+    for rep_id, code in RepresentativeLanguage.objects.filter(representative__active=True).values_list(
+            "representative_id", "code"):
+        speaks[rep_id].append(code)
     days = [ForecastDay(day=today + timedelta(days=i)) for i in range(horizon)]
-    for row in free.values("day", "representative__can_take_phone_calls").annotate(n=Count("pk")).order_by():
-        index = _day_index(today, row["day"])
-        if 0 <= index < horizon:
-            days[index].total.supply += row["n"]
-            if row["representative__can_take_phone_calls"]:
-                days[index].phone.supply += row["n"]
     supply_language: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for row in free.values("day", "representative__languages__code").annotate(n=Count("pk")).order_by():
-        if row["representative__languages__code"]:
-            supply_language[row["representative__languages__code"]][_day_index(today, row["day"])] += row["n"]
+    for row in free:
+        index = _day_index(today, row["day"])
+        if not 0 <= index < horizon:
+            continue
+        days[index].total.supply += row["n"]
+        if row["representative__can_take_phone_calls"]:
+            days[index].phone.supply += row["n"]
+        for code in speaks[row["representative_id"]]:
+            supply_language[code][index] += row["n"]
 
     used = leads if trusted else None
     for index, value in enumerate(spread_demand(due=due_all, leads=used, horizon=horizon)):

@@ -14,15 +14,14 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Q,
-    Subquery,
     Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
 
-from scheduling.models import Booking
 from verification.models import AuditEvent, CallRecord, Case, CaseRequest, CaseStatus, Outcome, RequestKind
 from verification.operations.period import Period
 from verification.operations.stats import duration_percentiles
@@ -111,22 +110,20 @@ def funnel(*, period: Period) -> Funnel:
         withdrawn=Count("pk", filter=Q(status=CaseStatus.WITHDRAWN)),
         frozen=Count("pk", filter=Q(frozen_at__isnull=False)),
     )
-    # from the other side, so PostgreSQL joins once instead of probing per case
-    counts["booked"] = (Booking.objects.filter(case_ref__in=cohort.values("pk"))
-                        .aggregate(n=Count("case_ref", distinct=True))["n"])
-    counts["held"] = (CallRecord.objects.filter(case__in=cohort.values("pk"), outcome__in=HELD)
+    # joins (the planner picks hash or index), never a subquery run once per case
+    in_cohort = {"case__created_at__gte": period.start, "case__created_at__lt": period.end}
+    counts["held"] = (CallRecord.objects.filter(outcome__in=HELD, **in_cohort)
                       .aggregate(n=Count("case", distinct=True))["n"])
-    first_booked = Subquery(AuditEvent.objects.filter(case=OuterRef("pk"), action="booked").order_by("at")
-                            .values("at")[:1])
-    to_booking = duration_percentiles(
-        cohort.filter(notice_sent_at__isnull=False).annotate(first_booked=first_booked)
-        .filter(first_booked__isnull=False),
-        ExpressionWrapper(F("first_booked") - F("notice_sent_at"), output_field=DurationField()))[None]
+    waits = (cohort.filter(notice_sent_at__isnull=False, audit_events__action="booked")
+             .annotate(wait=ExpressionWrapper(Min("audit_events__at") - F("notice_sent_at"),
+                                              output_field=DurationField())))
+    to_booking = duration_percentiles(waits, F("wait"))[None]
+    counts["booked"] = to_booking.count  # cases with a "booked" event: the same join
     to_decision = duration_percentiles(
         cohort.filter(status__in=DECIDED, notice_sent_at__isnull=False, closed_at__isnull=False),
         ExpressionWrapper(F("closed_at") - F("notice_sent_at"), output_field=DurationField()))[None]
     extended, reasons = _extension_reasons(cohort)
     return Funnel(period=period, counts={key: counts[key] for key, _ in STAGES},
                   outcomes={k: counts[k] for k in ("verified", "not_verified", "withdrawn", "frozen")},
-                  notice_to_booking=to_booking, notice_to_decision=to_decision, extended_cases=extended,
-                  extensions=reasons)
+                  notice_to_booking=to_booking.values, notice_to_decision=to_decision.values,
+                  extended_cases=extended, extensions=reasons)

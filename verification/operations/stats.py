@@ -3,10 +3,11 @@ comes back), in Python elsewhere (SQLite, the embedded demo: the durations are r
 query). Both interpolate linearly between the two nearest values, so they agree."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, DurationField, QuerySet
+from django.db.models import Aggregate, Count, DurationField, QuerySet
 
 
 class PercentileCont(Aggregate):
@@ -30,19 +31,26 @@ def quantile(ordered: list, fraction: float):
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+@dataclass(frozen=True)
+class Spread:
+    count: int  # rows where the duration is known
+    values: list[timedelta | None]  # one per fraction asked for; None when count is 0
+
+
 def duration_percentiles(
     queryset: QuerySet, expression, *, fractions: tuple[float, ...] = (0.5, 0.9), group_by: str | None = None,
-) -> dict[object, list[timedelta | None]]:
-    """{group: [percentile per fraction]} of a duration expression over a queryset (rows where it is
-    NULL are left out). Without `group_by` the only key is None. One query."""
+) -> dict[object, Spread]:
+    """{group: Spread} of a duration expression over a queryset (rows where it is NULL are left
+    out). Without `group_by` the only key is None. One query."""
     queryset = queryset.order_by()
     if connection.vendor == "postgresql":
         aggregates = {f"p{i}": PercentileCont(expression, fraction=f) for i, f in enumerate(fractions)}
+        aggregates["n"] = Count(expression)
         if group_by is None:
-            row = queryset.aggregate(**aggregates)
-            return {None: [row[f"p{i}"] for i in range(len(fractions))]}
-        return {row[group_by]: [row[f"p{i}"] for i in range(len(fractions))]
-                for row in queryset.values(group_by).annotate(**aggregates)}
+            rows = [queryset.aggregate(**aggregates)]
+        else:
+            rows = list(queryset.values(group_by).annotate(**aggregates))
+        return {row.get(group_by): Spread(row["n"], [row[f"p{i}"] for i in range(len(fractions))]) for row in rows}
     values: dict[object, list[timedelta]] = defaultdict(list)
     rows = queryset.annotate(_duration=expression).values_list(group_by or "pk", "_duration")
     for key, duration in rows:
@@ -50,4 +58,4 @@ def duration_percentiles(
             values[key if group_by else None].append(duration)
     if group_by is None:
         values.setdefault(None, [])
-    return {key: [quantile(sorted(found), f) for f in fractions] for key, found in values.items()}
+    return {key: Spread(len(found), [quantile(sorted(found), f) for f in fractions]) for key, found in values.items()}
