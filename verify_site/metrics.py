@@ -6,7 +6,8 @@ exist (404), a missing or wrong token is a 401. Two kinds of figures:
 - business gauges, computed from the database at each scrape (a handful of indexed queries, see
   `verification.operations.now`): running cases by status, cases due within 24 h with no call
   booked, outbox pending / due / overdue / failed and the age of the oldest due message, free
-  slots in the next 72 h, when the deadline sweep last finished. They are the same whichever
+  slots in the next 72 h (against the cases due within 72 h, each of which needs a call in them),
+  when the deadline sweep last finished. They are the same whichever
   process answers.
 - counters of requests (this middleware) and Celery tasks (Celery's task signals). prometheus-client
   keeps them per process: with several gunicorn workers and Celery worker processes, set
@@ -53,9 +54,10 @@ class BusinessCollector:
         for status, count in cases_running_by_status().items():
             cases.add_metric([status], count)
         yield cases
-        yield GaugeMetricFamily("verify_cases_due_24h_unbooked",
-                                "OPEN cases (no call booked) whose deadline falls within the next 24 hours.",
-                                value=cases_due_unbooked_count(now=now, hours=24))
+        for hours in (24, 72):
+            yield GaugeMetricFamily(f"verify_cases_due_{hours}h_unbooked",
+                                    f"OPEN cases (no call booked) whose deadline falls within the next {hours} hours.",
+                                    value=cases_due_unbooked_count(now=now, hours=hours))
         outbox = outbox_health(now=now)
         messages = GaugeMetricFamily("verify_outbox_messages", "Outbox messages by state.", labels=["state"])
         for state, count in (("pending", outbox.pending), ("due", outbox.due), ("overdue", outbox.overdue),

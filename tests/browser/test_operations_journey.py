@@ -79,10 +79,15 @@ def test_the_admin_watches_the_program_and_a_representative_is_refused(live_serv
 
     page.goto(f"{base}/admin/verification/gracepolicy/add/")
     expect(page.get_by_label("Warnings before the deadline (hours)")).to_have_value("72, 24")
+    page.get_by_label("Reason code").select_option("payment_details")
     page.get_by_label("Warnings before the deadline (hours)").fill("24, 72")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_text("List them from the largest to the smallest: 72, 24.")).to_be_visible()
+    expect(page.get_by_text("Running cases keep the values they started with")).to_be_visible()
     screenshot(page, "operations-policy")
+    page.get_by_label("Warnings before the deadline (hours)").fill("72, 24")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("was added successfully")).to_be_visible()
 
     representative = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
     sign_in(representative, base, "rep-nyc")

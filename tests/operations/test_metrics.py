@@ -54,6 +54,7 @@ def test_the_business_gauges_and_counters(client, settings, now, frozen_clock):
     assert found[("verify_cases_running", (("status", "FROZEN"),))] == 1
     assert ("verify_cases_running", (("status", "VERIFIED"),)) not in found
     assert found[("verify_cases_due_24h_unbooked", ())] == 1
+    assert found[("verify_cases_due_72h_unbooked", ())] == 2
     assert found[("verify_outbox_messages", (("state", "failed"),))] == 1
     assert found[("verify_outbox_messages", (("state", "overdue"),))] == 1
     assert found[("verify_outbox_oldest_due_age_seconds", ())] == 90
