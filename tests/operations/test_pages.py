@@ -190,3 +190,22 @@ def test_queries_per_page_do_not_grow_with_representatives_or_cases(url, admin_u
     assert few > 5
     grow(190, 700)
     assert queries() == few
+
+
+def test_names_are_shown_as_text_never_as_markup(admin_user, now, frozen_clock):
+    rep = RepresentativeFactory(display_name="<b>Bold</b> & co")
+    calls(rep.user, outcomes={Outcome.VERIFIED: 1}, at=now - timedelta(days=1))
+    page = as_user(admin_user).get(PAGES[3]).content.decode()
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in page and "<b>Bold</b>" not in page
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_htmx_gets_only_the_panel_and_its_messages(url, admin_user, frozen_clock):
+    client = as_user(admin_user)
+    partial = client.get(f"{url}?days=30&zone=Asia/Tokyo", HTTP_HX_REQUEST="true")
+    html = partial.content.decode()
+    assert partial.status_code == 200 and '<div id="panel"' in html[:200]
+    assert "<html" not in html and 'hx-swap-oob="true"' in html and "days=30&amp;zone=Asia%2FTokyo" in html
+    refused = client.get(f"{url}?zone=Nowhere/Special", HTTP_HX_REQUEST="true")  # htmx swaps only 2xx answers
+    assert refused.status_code == 200 and "is not an IANA time zone" in refused.content.decode()
+    assert "<html" not in refused.content.decode()
