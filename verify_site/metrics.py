@@ -16,7 +16,6 @@ exist (404), a missing or wrong token is a 401. Two kinds of figures:
 """
 
 import hmac
-import os
 import time
 from datetime import timedelta
 
@@ -78,7 +77,7 @@ class BusinessCollector:
 def metrics_text() -> bytes:
     business = CollectorRegistry(auto_describe=False)
     business.register(BusinessCollector())
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:  # prometheus-client reads the same variable itself
         from prometheus_client import multiprocess
 
         counters = CollectorRegistry()
