@@ -61,6 +61,8 @@ class OutboxMessage(models.Model):
             models.Index(fields=["due_at"], name="outbox_pending_due_idx", condition=Q(status="PENDING")),
             models.Index(fields=["lease_until"], name="outbox_sending_lease_idx", condition=Q(status="SENDING")),
             models.Index(fields=["topic"], name="outbox_pending_topic_idx", condition=Q(status="PENDING")),
+            # Operations and /metrics count and list failed messages without reading the sent ones
+            models.Index(fields=["updated_at"], name="outbox_failed_idx", condition=Q(status="FAILED")),
         ]
 
     def __str__(self) -> str:

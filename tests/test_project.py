@@ -121,9 +121,9 @@ def test_seed_demo_is_idempotent(capsys):
     assert User.objects.filter(username__in=["admin", "reviewer"]).count() == 2
     assert User.objects.get(username="admin").is_superuser
     reps = Representative.objects.all()
-    assert reps.count() == 3 and len({r.timezone for r in reps}) == 3
-    assert WorkingHours.objects.filter(representative__in=reps).count() == 3 * 7 * 2  # every day
-    assert Case.objects.filter(status=CaseStatus.OPEN).count() == 5
+    assert reps.count() == 6 and len({r.timezone for r in reps}) == 6
+    assert WorkingHours.objects.filter(representative__in=reps).count() == 6 * 7 * 2  # every day
+    assert Case.objects.filter(status=CaseStatus.OPEN, freelancer__external_id__startswith="fl-100").count() == 5
     assert GracePolicy.objects.filter(reason_code="default").exists()
     assert APIKey.objects.filter(name="demo-marketplace").count() == 1
     assert "Marketplace API key (shown once" in first and "shown once" not in second
@@ -212,3 +212,31 @@ def test_every_beat_entry_runs_a_registered_task():
     names = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
     assert "verification.tasks.idempotency_keys_prune" in names
     assert [name for name in names if name not in app.tasks] == []
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_seed_demo_gives_every_operations_panel_something_to_show(capsys):
+    from django.utils import timezone
+
+    from verification.operations.capacity import forecast
+    from verification.operations.fairness import fairness
+    from verification.operations.funnel import funnel
+    from verification.operations.now import now_panel
+    from verification.operations.period import period_default
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: the history is added once
+    assert "Operations history:" not in capsys.readouterr().out.split("Demo logins")[-1]
+    now = timezone.now()
+    period = period_default(now=now)
+    panel = now_panel(now=now)
+    assert panel.due.counts[24] >= 3 and panel.outbox.failed == 1
+    assert {item.kind for item in panel.pending if item.count} >= {"ACCOMMODATION", "ESCALATION"}
+    result = funnel(period=period)
+    assert result.counts["flagged"] > 20 and result.counts["decided"] > 0 and result.extended_cases > 0
+    capacity = forecast(now=now, zone_name="UTC")
+    assert capacity.method == "observed" and any(day.flagged_routes for day in capacity.days)  # nobody speaks pt
+    reps = fairness(period=period)
+    flagged = [row.representative.user.username for row in reps.rows if row.test.flagged]
+    assert flagged == ["rep-london"]

@@ -15,6 +15,8 @@ from verification.models import (
     RequestStatus,
     Review,
 )
+from verification.operations.forms import GracePolicyForm
+from verification.operations.policies import grace_policy_prefill, grace_policy_reach
 from verification.services.cases import case_link_revoke, case_withdraw
 from verification.services.requests import case_hold, case_hold_release, case_request_resolve
 
@@ -63,7 +65,23 @@ def reason_action(*, description: str, service, verb: str):
 
 @admin.register(GracePolicy)
 class GracePolicyAdmin(admin.ModelAdmin):
-    list_display = ["reason_code", "grace_days", "warning_offsets_hours", "max_reschedules", "updated_at"]
+    """Offsets are typed as lists ("72, 24"); a new policy starts from the default's values; the form
+    says which cases a change affects (new ones) and which it does not (running ones keep theirs)."""
+
+    form = GracePolicyForm
+    list_display = ["reason_code", "grace_days", "warning_offsets_hours", "reminder_offsets_minutes",
+                    "max_reschedules", "updated_at"]
+    readonly_fields = ["what_a_change_affects"]
+
+    def get_fields(self, request, obj=None):
+        return ["what_a_change_affects", *[f for f in super().get_fields(request, obj) if f != "what_a_change_affects"]]
+
+    def get_changeform_initial_data(self, request):
+        return {**grace_policy_prefill(), **super().get_changeform_initial_data(request)}
+
+    @admin.display(description="What a change affects")
+    def what_a_change_affects(self, obj) -> str:
+        return grace_policy_reach(reason_code=obj.reason_code if obj and obj.pk else None)
 
 
 @admin.register(Freelancer)

@@ -48,8 +48,9 @@ class TimeOffForm(forms.Form):
 @staff_member_required
 def today(request):
     rep = console_selectors.representative_of(request.user)
-    if rep is None:  # reviewers and admins without calls of their own start at the review queue
-        return redirect("console-reviews")
+    if rep is None:  # admins start at Operations; reviewers (and staff without calls) at the review queue
+        admin = request.user.has_perm("verification.view_operations")
+        return redirect("operations-now" if admin else "console-reviews")
     day = console_selectors.representative_today(rep=rep, user=request.user, now=timezone.now())
     return render(request, "verification/console/today.html", {
         "rep": rep, "rows": day.rows, "next": day.next, "time_off": day.time_off, "reviews": day.reviews,

@@ -220,6 +220,9 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["deadline_at"], name="case_deadline_open_idx",
                          condition=Q(status__in=[CaseStatus.OPEN, CaseStatus.SCHEDULED])),
+            # Operations and /metrics: open cases by status, and the cases flagged in a period
+            models.Index(fields=["status"], name="case_status_running_idx", condition=~Q(status__in=FINAL_STATUSES)),
+            models.Index(fields=["created_at"], name="case_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -377,6 +380,9 @@ class CallRecord(models.Model):
     outcome_at = models.DateTimeField(null=True, blank=True)
     escalation_note = models.CharField(max_length=300, blank=True)
 
+    class Meta:
+        indexes = [models.Index(fields=["outcome_at"], name="call_outcome_at_idx")]  # Operations: calls in a period
+
     def __str__(self) -> str:
         return f"Call {self.booking_id} ({self.outcome or 'open'})"
 
@@ -418,3 +424,19 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.case}"
+
+
+class TaskHeartbeat(models.Model):
+    """When a periodic task last finished a run (the deadline sweep writes its row): one cheap read
+    for /metrics and the Operations pages. Also holds the Operations pages' permission."""
+
+    DEADLINE_SWEEP = "deadline_sweep"
+
+    name = models.CharField(max_length=60, primary_key=True)
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        permissions = [("view_operations", "Can see the Operations pages (the whole program's figures)")]
+
+    def __str__(self) -> str:
+        return f"{self.name} finished {self.finished_at:%Y-%m-%d %H:%M:%S}Z"

@@ -23,7 +23,8 @@ def bookings_displaced_handle() -> int:
 
 @shared_task
 def cases_deadline_sweep() -> dict[str, int]:
-    """Every open case past its deadline: freeze when every guard holds, else extend."""
+    """Every open case past its deadline: freeze when every guard holds, else extend (the sweep
+    records when it finished, for /metrics and the Operations pages)."""
     return deadlines.cases_deadline_sweep(now=timezone.now())
 
 

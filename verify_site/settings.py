@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "verify_site.middleware.HealthCheckMiddleware",
+    "verify_site.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -175,6 +176,11 @@ OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=60)
 
 # How often verification asks the outbox which notices were sent (the grace period starts then).
 NOTICE_SENT_CHECK_SECONDS = min(10, OUTBOX_SWEEP_SECONDS)
+
+# --- Metrics (GET /metrics, Prometheus text format) --------------------------------------------
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")  # empty: /metrics answers 404
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR itself (counters shared by several processes)
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

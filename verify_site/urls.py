@@ -8,7 +8,8 @@ from verification import console_views
 from verification import views as verification_views
 from verification.apis import freelancer as freelancer_api
 from verification.apis import marketplace
-from verify_site import views
+from verification.operations import views as operations_views
+from verify_site import metrics, views
 
 api_v1 = [
     path("cases", marketplace.CaseCreateApi.as_view(), name="api-case-create"),
@@ -46,11 +47,16 @@ console = [
     path("calls/<uuid:booking_id>/action/", console_views.call_action, name="console-call-action"),
     path("reviews/", console_views.reviews, name="console-reviews"),
     path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
+    path("operations/", operations_views.now_page, name="operations-now"),
+    path("operations/funnel/", operations_views.funnel_page, name="operations-funnel"),
+    path("operations/capacity/", operations_views.capacity_page, name="operations-capacity"),
+    path("operations/representatives/", operations_views.representatives_page, name="operations-representatives"),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("console/", include(console)),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,7 +7,6 @@ messages with it and `guards` (guard 1) looks them up with it.
 from datetime import datetime
 
 from notifications.keys import MessageKey
-
 from notifications.rendering import AfterSending
 from verification.models import Case
 from verification.policy import Policy

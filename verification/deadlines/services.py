@@ -12,10 +12,19 @@ from verification.deadlines.guards import freeze_guard_failures
 from verification.deadlines.rules import deadline_after_notice, notice_key
 from verification.deadlines.warnings import deadline_warnings_plan
 from verification.errors import CaseBusy, ExtensionNotAllowed
-from verification.models import OPEN_STATUSES, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
+from verification.models import (
+    OPEN_STATUSES,
+    Case,
+    CaseRequest,
+    CaseStatus,
+    RequestKind,
+    RequestStatus,
+    TaskHeartbeat,
+)
 from verification.selectors import case_extension_refusal, iso
 from verification.services.audit import audit_record
 from verification.services.cases import case_lock, case_save, case_transition
+from verification.services.heartbeats import heartbeat_record
 
 
 @transaction.atomic
@@ -94,7 +103,7 @@ def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, i
     without locking them. Each case is then decided in its own transaction that locks only that
     case, so a booking on a case further down the batch never waits behind the batch; a case
     another transaction holds (a booking, a second sweep) is skipped ("busy") and comes back at
-    the next sweep if it is still due."""
+    the next sweep if it is still due. When it finished is recorded (`TaskHeartbeat`)."""
     outcomes: dict[str, int] = {}
     all_due = Case.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=now).order_by("deadline_at", "pk")
     due, batch = all_due, []
@@ -107,6 +116,7 @@ def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, i
             outcome = case_deadline_check(case_id=case_id, now=now, skip_locked=True)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if len(batch) < batch_size:
+            heartbeat_record(name=TaskHeartbeat.DEADLINE_SWEEP, now=now)
             return outcomes
 
 

@@ -12,6 +12,7 @@ from rest_framework_api_key.models import APIKey
 from scheduling.models import Representative, RepresentativeLanguage, WorkingHours
 from scheduling.services.slots import representatives_slots_sync_all
 from verification.links import freelancer_url
+from verification.management.commands._operations_demo import demo_history
 from verification.models import Case, GracePolicy, ReasonCode
 from verification.services.cases import case_flag
 
@@ -27,6 +28,9 @@ REPRESENTATIVES = [
     ("rep-nyc", "Maya (New York)", "America/New_York", ["en", "es"], True),
     ("rep-london", "Tom (London)", "Europe/London", ["en", "fr"], True),
     ("rep-kolkata", "Priya (Kolkata)", "Asia/Kolkata", ["en", "hi"], False),
+    ("rep-manila", "Ana (Manila)", "Asia/Manila", ["en"], True),
+    ("rep-lagos", "Chidi (Lagos)", "Africa/Lagos", ["en"], True),
+    ("rep-mexico", "Sofía (Mexico City)", "America/Mexico_City", ["en", "es"], False),
 ]
 FREELANCERS = [
     ("fl-1001", "Amara Okafor", "Africa/Lagos", "en", ReasonCode.PROFILE_DETAILS,
@@ -81,6 +85,7 @@ class Command(BaseCommand):
         GracePolicy.objects.get_or_create(
             reason_code=ReasonCode.PERIODIC_CHECK, defaults={"grace_days": 14, "warning_offsets_hours": [72, 24]}
         )
+        history = demo_history(now=now, reviewer=User.objects.get(username="reviewer"))
         links = []
         for external_id, name, zone, language, reason, public_reason in FREELANCERS:
             case = Case.objects.filter(freelancer__external_id=external_id).order_by("-created_at").first()
@@ -103,6 +108,8 @@ class Command(BaseCommand):
 
         self.stdout.write("Demo logins (staff, at /admin/): admin/admin, reviewer/reviewer, "
                           + ", ".join(f"{u}/{u}" for u, *_ in REPRESENTATIVES))
+        if history:
+            self.stdout.write(f"Operations history: {history} demo cases over six weeks (admin: /console/operations/)")
         self.stdout.write("Freelancer links (no password):")
         for name, url in links:
             self.stdout.write(f"  {name}: {url}")

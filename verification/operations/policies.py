@@ -1,0 +1,33 @@
+"""What the grace-policy form needs from the database: the default policy's values to prefill a new
+one, and which cases a change of a policy will and will not affect."""
+
+from verification.models import FINAL_STATUSES, Case, GracePolicy, ReasonCode
+from verification.policy import DEFAULT_POLICY
+
+
+def grace_policy_prefill() -> dict:
+    """A new policy starts from the default row's values (or the built-in defaults if there is none)."""
+    default = GracePolicy.objects.filter(reason_code=GracePolicy.DEFAULT).first()
+    values = (default.policy() if default else DEFAULT_POLICY).snapshot()
+    values.pop("reason_code")
+    return values
+
+
+def grace_policy_reach(*, reason_code: str | None) -> str:
+    """A sentence: which cases a change of this policy affects (new ones) and which it does not
+    (running ones keep the snapshot they started with)."""
+    running = Case.objects.exclude(status__in=FINAL_STATUSES)
+    if reason_code == GracePolicy.DEFAULT:
+        own = set(GracePolicy.objects.exclude(reason_code=GracePolicy.DEFAULT).values_list("reason_code", flat=True))
+        covered = [str(label) for code, label in ReasonCode.choices if code not in own]
+        count = running.exclude(reason_code__in=own).count()
+        scope = f"cases flagged from now on for a reason without its own policy ({'; '.join(covered) or 'none'})"
+    elif reason_code:
+        count = running.filter(reason_code=reason_code).count()
+        scope = f"cases flagged from now on for “{ReasonCode(reason_code).label}”"
+    else:
+        count = running.count()
+        scope = "cases flagged from now on for the reason you pick"
+    return (f"Saving changes only {scope}. Running cases keep the values they started with (a snapshot): "
+            f"{count} running case{'s' if count != 1 else ''} will keep {'their' if count != 1 else 'its'} deadline, "
+            "warnings and reminders as they are.")
