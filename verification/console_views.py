@@ -5,10 +5,12 @@ acts only on their own calls, a reviewer only on their queue, admins on all; any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -17,6 +19,7 @@ from notifications.timefmt import local_time
 from scheduling.errors import DomainError, HoursInvalid
 from scheduling.ics import join_url, phone_route, presence_code
 from scheduling.models import Booking, Weekday
+from scheduling.services.feeds import calendar_feed_revoke, calendar_feed_rotate
 from scheduling.services.hours import time_off_add, time_off_remove, working_hours_add, working_hours_remove
 from verification import console_selectors
 from verification.models import AccommodationNeed, NotVerifiedReason, Outcome
@@ -56,6 +59,7 @@ def today(request):
         "rep": rep, "rows": day.rows, "next": day.next, "time_off": day.time_off, "reviews": day.reviews,
         "hours": rep.working_hours.order_by("weekday", "starts"),
         "hours_form": HoursForm(prefix="hours"), "time_off_form": TimeOffForm(prefix="off"),
+        "feed_since": day.feed_since,
     })
 
 
@@ -119,6 +123,38 @@ def time_off_add_page(request):
 def time_off_remove_page(request):
     return _hours_change(request, lambda rep, now: time_off_remove(
         representative_id=rep.pk, time_off_id=_listed_id(request, "time off"), now=now))
+
+
+def _own_representative(request):
+    rep = console_selectors.representative_of(request.user)
+    if rep is None:
+        raise Http404("You are not set up as a representative.")
+    return rep
+
+
+@require_POST
+@staff_member_required
+def calendar_feed_rotate_page(request):
+    """Make a new calendar feed link (the old one stops working) and show it, this once: only its
+    hash is kept, so the page is not cached and the link is not put in a message or the session."""
+    rep = _own_representative(request)
+    token = calendar_feed_rotate(representative_id=rep.pk, actor=f"user:{request.user.get_username()}",
+                                 now=timezone.now())
+    url = settings.PUBLIC_BASE_URL + reverse("calendar-feed", kwargs={"token": token})
+    response = render(request, "verification/console/calendar_feed.html", {"rep": rep, "feed_url": url})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@staff_member_required
+def calendar_feed_revoke_page(request):
+    rep = _own_representative(request)
+    if calendar_feed_revoke(representative_id=rep.pk, actor=f"user:{request.user.get_username()}",
+                            now=timezone.now()):
+        messages.success(request, _("Your calendar feed link was turned off. Calendars subscribed to it get "
+                                    "no more updates."))
+    return redirect("console-today")
 
 
 @staff_member_required
