@@ -125,3 +125,16 @@ def feed_bookings(*, representative_id: int, now: datetime) -> list[Booking]:
         .filter(~Q(status=BookingStatus.CANCELLED) | Q(updated_at__gte=cancelled_since))
         .order_by("starts_at")
     )
+
+
+def time_is_free(*, starts_at: datetime, language: str = "", phone: bool = False) -> bool:
+    """Whether some active representative (speaking `language`, taking phone calls if asked) is
+    free at this instant."""
+    return _free_slots(language=language, phone=phone).filter(starts_at=starts_at).exists()
+
+
+def free_representatives_at(*, starts_at: datetime) -> list[tuple[frozenset[str], bool]]:
+    """Each free active representative at this instant: (their languages, takes phone calls)."""
+    reps = (Representative.objects.filter(active=True, slots__starts_at=starts_at, slots__is_booked=False)
+            .prefetch_related("languages").distinct())
+    return [(frozenset(rep.language_codes), rep.can_take_phone_calls) for rep in reps]

@@ -24,6 +24,7 @@ from scheduling.services.hours import time_off_add, time_off_remove, working_hou
 from verification import console_selectors
 from verification.models import AccommodationNeed, NotVerifiedReason, Outcome
 from verification.services.calls import call_record, call_start
+from verification.services.earlier import representative_hours_change
 from verification.services.reviews import review_decide
 
 
@@ -70,7 +71,8 @@ def _hours_change(request, change) -> HttpResponse:
     if rep is None:
         raise Http404("You are not set up as a representative.")
     try:
-        change(rep, timezone.now())
+        now = timezone.now()
+        representative_hours_change(change=lambda: change(rep, now), now=now)
         messages.success(request, _("Saved. Your bookable times were updated."))
     except DomainError as problem:
         messages.error(request, problem.detail)
@@ -91,7 +93,7 @@ def hours_add(request):
         form = HoursForm(request.POST, prefix="hours")
         if not form.is_valid():
             raise HoursInvalid("Pick a day and both times.")
-        working_hours_add(representative_id=rep.pk, now=now, **form.cleaned_data)
+        return working_hours_add(representative_id=rep.pk, now=now, **form.cleaned_data)
 
     return _hours_change(request, change)
 
@@ -111,7 +113,7 @@ def time_off_add_page(request):
         if not form.is_valid():
             raise HoursInvalid("Give when the time off starts and ends.")
         data, zone = form.cleaned_data, ZoneInfo(rep.timezone)
-        time_off_add(representative_id=rep.pk, note=data["note"], now=now,
+        return time_off_add(representative_id=rep.pk, note=data["note"], now=now,
                      starts_at=data["starts"].replace(tzinfo=None).replace(tzinfo=zone),
                      ends_at=data["ends"].replace(tzinfo=None).replace(tzinfo=zone))
 

@@ -131,6 +131,13 @@ def test_turning_the_feed_off_and_unknown_tokens_answer_404(one_rep):
     assert not CalendarFeedToken.objects.filter(revoked_at__isnull=True).exists()
 
 
+def test_a_deactivated_representatives_feed_answers_404(one_rep):
+    feed = make_feed(one_rep)
+    one_rep.active = False
+    one_rep.save(update_fields=["active"])
+    assert Client().get(feed).status_code == 404
+
+
 def test_staff_who_are_not_representatives_get_no_feed(db):
     reviewer = UserFactory(username="reviewer-x")
     assert as_user(reviewer).post("/console/calendar-feed/rotate/").status_code == 404
