@@ -22,8 +22,12 @@ from verification.deadlines.services import case_extension_request
 from verification.errors import EarlierOfferNotFound, EarlierTimeTaken
 from verification.links import LinkExpired, LinkInvalid, case_from_token
 from verification.models import AccommodationNeed, RequestKind
-from verification.services.bookings import case_booking_cancel, case_booking_choose, case_earlier_time_accept
-from verification.services.earlier import case_earlier_times_set
+from verification.services.bookings import (
+    case_booking_cancel,
+    case_booking_choose,
+    case_earlier_time_accept,
+    case_earlier_times_set,
+)
 from verification.services.requests import case_request_create
 from verification.services.reviews import case_appeal
 

@@ -223,3 +223,22 @@ def test_two_freelancers_racing_for_one_offered_time_exactly_one_moves(world):
     assert Booking.objects.filter(status="ACTIVE", starts_at="2026-03-02T14:00:00Z").count() == 1
     assert Case.objects.get(pk=loser.id).reschedule_count == 0
     assert Case.objects.get(pk=winner.id).reschedule_count == 1
+
+
+@pytest.mark.django_db
+def test_a_withdrawn_cases_call_frees_its_time_for_those_waiting(world, now):
+    from verification.services.cases import case_withdraw
+
+    case_withdraw(case_id=world["c"].id, actor="marketplace:test", reason="Flagged by mistake.", now=now)
+
+    assert [o.case_id for o in EarlierTimeOffer.objects.order_by("rank")] == [world["b"].id, world["a"].id]
+
+
+@pytest.mark.django_db
+def test_moving_away_from_a_time_offers_it(world):
+    moved = client_for(world["c"]).patch("/api/v1/case/booking", {"starts_at": "2026-03-05T10:00:00Z"}, format="json")
+    assert moved.status_code == 200, moved.content
+
+    # Monday 14:00 is offered; C's new time (Thursday) is later than both, so nothing else is
+    assert {(o.case_id, o.starts_at.isoformat()) for o in EarlierTimeOffer.objects.all()} == {
+        (world["a"].id, "2026-03-02T14:00:00+00:00"), (world["b"].id, "2026-03-02T14:00:00+00:00")}

@@ -14,6 +14,7 @@ from verification.errors import (
     BookingTimeInvalid,
     CaseNotBookable,
     EarlierOfferNotFound,
+    EarlierTimesNeedBooking,
     EarlierTimeTaken,
     RescheduleNotAllowed,
 )
@@ -115,6 +116,24 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
     messages.booking_cancellation_enqueue(case, booking, by_us=False, now=now)
     earlier_time_offer(starts_at=booking.starts_at, now=now, skip={case.id})
     return booking
+
+
+@transaction.atomic
+def case_earlier_times_set(*, case_id, wanted: bool, actor: str, now: datetime) -> Case:
+    """Turn "tell me if an earlier time opens" on or off (audited; no change, no row). Turning it
+    off drops the offers still waiting to be sent."""
+    case, now = case_lock(case_id, now=now)
+    if wanted and booking_active_for(case_ref=case.id) is None:
+        raise EarlierTimesNeedBooking()
+    if case.wants_earlier == wanted:
+        return case
+    case.wants_earlier = wanted
+    case_save(case, fields=["wants_earlier"], now=now)
+    audit_record(case=case, actor=actor, action="earlier_times_on" if wanted else "earlier_times_off", now=now,
+                 before={"wants_earlier": not wanted}, after={"wants_earlier": wanted})
+    if not wanted:
+        messages.earlier_times_drop(case, now=now)
+    return case
 
 
 @transaction.atomic

@@ -1,8 +1,8 @@
 """Earlier times for those who want them: a freelancer with a booked call opts in; when a time
 frees up (a call cancelled or moved away, new working hours, time off removed), the opted-in
 freelancers whose call is later, and whom a free representative at that time suits (language,
-phone), are offered it by email, the most urgent deadline first. Taking it is a normal move
-(`verification.services.bookings.case_earlier_time_accept`)."""
+phone), are offered it by email, the most urgent deadline first. Opting in and taking an offer
+(a normal move) are in `verification.services.bookings`."""
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -11,36 +11,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from scheduling.models import Booking
-from scheduling.selectors import booking_active_for, free_representatives_at
+from scheduling.selectors import free_representatives_at
 from scheduling.services.slots import SyncResult
 from verification import messages
-from verification.errors import EarlierTimesNeedBooking
-from verification.models import Case, EarlierTimeOffer
+from verification.models import EarlierTimeOffer
 from verification.selectors import case_booking_window, case_reschedules_left, earlier_time_candidates, iso
 from verification.services.audit import audit_record
-from verification.services.cases import case_lock, case_save
 
 # New times from one change of hours looked at, at most (earliest first): each is offered to
 # someone whose call is later, so the first few are the ones that matter.
 MAX_NEW_TIMES = 200
-
-
-@transaction.atomic
-def case_earlier_times_set(*, case_id, wanted: bool, actor: str, now: datetime) -> Case:
-    """Turn "tell me if an earlier time opens" on or off (audited; no change, no row). Turning it
-    off drops the offers still waiting to be sent."""
-    case, now = case_lock(case_id, now=now)
-    if wanted and booking_active_for(case_ref=case.id) is None:
-        raise EarlierTimesNeedBooking()
-    if case.wants_earlier == wanted:
-        return case
-    case.wants_earlier = wanted
-    case_save(case, fields=["wants_earlier"], now=now)
-    audit_record(case=case, actor=actor, action="earlier_times_on" if wanted else "earlier_times_off", now=now,
-                 before={"wants_earlier": not wanted}, after={"wants_earlier": wanted})
-    if not wanted:
-        messages.earlier_times_drop(case, now=now)
-    return case
 
 
 def _suits(booking: Booking, free: list[tuple[frozenset[str], bool]]) -> bool:
