@@ -242,3 +242,16 @@ def test_moving_away_from_a_time_offers_it(world):
     # Monday 14:00 is offered; C's new time (Thursday) is later than both, so nothing else is
     assert {(o.case_id, o.starts_at.isoformat()) for o in EarlierTimeOffer.objects.all()} == {
         (world["a"].id, "2026-03-02T14:00:00+00:00"), (world["b"].id, "2026-03-02T14:00:00+00:00")}
+
+
+@pytest.mark.django_db
+def test_a_frozen_freelancer_who_booked_is_the_most_urgent(world, now):
+    frozen = CaseFactory(status="FROZEN", notice_sent_at=now - timedelta(days=10),
+                         deadline_at=now - timedelta(days=3), frozen_at=now - timedelta(days=3))
+    book(frozen, "2026-03-05T10:00:00Z")
+    opt_in(frozen)
+
+    client_for(world["c"]).delete("/api/v1/case/booking")
+
+    assert [o.case_id for o in EarlierTimeOffer.objects.order_by("rank")] == [frozen.id, world["b"].id,
+                                                                             world["a"].id]

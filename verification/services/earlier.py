@@ -34,11 +34,11 @@ def earlier_time_offer(*, starts_at: datetime, now: datetime, skip: set | None =
     EARLIER_TIMES_STAGGER_MINUTES after the one before. Case ids in `skip` are passed over (and
     those offered are added to it). Returns the offers made."""
     skip = set() if skip is None else skip
-    free = free_representatives_at(starts_at=starts_at)
-    if not free:
-        return []
+    candidates = [(case, booking) for case, booking in earlier_time_candidates(starts_at=starts_at)
+                  if case.id not in skip]
+    free = free_representatives_at(starts_at=starts_at) if candidates else []
     offers: list[EarlierTimeOffer] = []
-    for case, booking in earlier_time_candidates(starts_at=starts_at):
+    for case, booking in candidates if free else []:
         if len(offers) >= settings.EARLIER_TIMES_OFFERS_PER_TIME:
             break
         start, end = case_booking_window(case=case, now=now)
