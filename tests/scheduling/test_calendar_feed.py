@@ -131,6 +131,15 @@ def test_turning_the_feed_off_and_unknown_tokens_answer_404(one_rep):
     assert not CalendarFeedToken.objects.filter(revoked_at__isnull=True).exists()
 
 
+def test_refused_fetches_are_logged_without_the_token(one_rep, caplog):
+    feed = make_feed(one_rep)
+    as_user(one_rep.user).post("/console/calendar-feed/rotate/")  # the old link now answers 404
+    with caplog.at_level("INFO"):
+        assert Client().get(feed).status_code == 404
+    token = feed.removeprefix("/feeds/calendar/").removesuffix(".ics")
+    assert "calendar feed 404" in caplog.text and token not in caplog.text
+
+
 def test_a_deactivated_representatives_feed_answers_404(one_rep):
     feed = make_feed(one_rep)
     one_rep.active = False

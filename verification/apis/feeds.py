@@ -2,6 +2,8 @@
 secret (no login: calendar apps cannot log in). Unknown, rotated or revoked tokens get 404;
 each token may be fetched CALENDAR_FEED_RATE times (429 with Retry-After beyond)."""
 
+import logging
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import reverse
@@ -16,6 +18,8 @@ from rest_framework.views import APIView
 from scheduling.ics import representative_feed
 from scheduling.models import feed_token_hash
 from scheduling.selectors import feed_bookings, representative_for_feed_token
+
+logger = logging.getLogger(__name__)
 
 
 class CalendarFeedThrottle(SimpleRateThrottle):
@@ -66,3 +70,13 @@ class CalendarFeedApi(APIView):
         response["Cache-Control"] = "private, no-store"
         response["Content-Disposition"] = 'inline; filename="verification-calls.ics"'
         return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """A 404 or 429 here would be logged by Django as "Not Found: <path>", token included:
+        log it without the token instead (and tell Django it was logged)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400:
+            logger.warning("calendar feed %s: /feeds/calendar/<token>.ics", response.status_code)
+            response._has_been_logged = True  # django.utils.log.log_response skips it
+        return response
+
