@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from scheduling.models import Booking
 from scheduling.selectors import free_representatives_at
-from scheduling.services.slots import SyncResult
+from scheduling.services.slots import SyncResult, atomic_or_busy
 from verification import messages
 from verification.models import EarlierTimeOffer
 from verification.selectors import case_booking_window, case_reschedules_left, earlier_time_candidates, iso
@@ -74,10 +74,11 @@ def earlier_times_offer_new(*, starts: Iterable[datetime], now: datetime) -> int
     return made
 
 
-@transaction.atomic
+@atomic_or_busy()
 def representative_hours_change(*, change: Callable[[], SyncResult], now: datetime) -> SyncResult:
     """A representative's change of working hours or time off (`change`, one of the scheduling
-    services), and in the same transaction the offers of the times it opened."""
+    services), and in the same transaction the offers of the times it opened. The whole of it
+    waits for locks at most as long as the change alone would (HoursBusy, nothing changed)."""
     result = change()
     earlier_times_offer_new(starts=result.created_starts, now=now)
     return result
