@@ -255,3 +255,22 @@ def test_a_frozen_freelancer_who_booked_is_the_most_urgent(world, now):
 
     assert [o.case_id for o in EarlierTimeOffer.objects.order_by("rank")] == [frozen.id, world["b"].id,
                                                                              world["a"].id]
+
+
+@pytest.mark.django_db
+def test_an_offer_expires_when_its_time_is_too_close_to_book(world, now):
+    import time_machine
+
+    client_for(world["c"]).delete("/api/v1/case/booking")
+    offer = offers_of(world["b"])[0]
+    link = f"{page(world['b'])}earlier/{offer.pk}/"
+    before = Booking.objects.get(case_ref=world["b"].id, status="ACTIVE")
+
+    with time_machine.travel(offer.starts_at - timedelta(minutes=59), tick=False):  # inside the hour's notice
+        shown = Client().get(link)
+        refused = Client().post(link)
+
+    assert shown.status_code == 410 and "That time was taken" in shown.content.decode()
+    assert refused.status_code == 409 and "Your call is unchanged" in refused.content.decode()
+    after = Booking.objects.get(case_ref=world["b"].id, status="ACTIVE")
+    assert (after.starts_at, after.sequence) == (before.starts_at, before.sequence)
