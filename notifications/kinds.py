@@ -8,10 +8,12 @@ ask `notifications.selectors.messages_sent_at` (verification starts a grace peri
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.conf import settings
 
 from scheduling.models import Booking, BookingStatus
-from scheduling.selectors import booking_active_for
+from scheduling.selectors import booking_active_for, time_is_free
 
 from .keys import booking_revision, booking_topic
 from .models import OutboxMessage
@@ -63,6 +65,20 @@ def newest_of_its_kind(message: OutboxMessage, now: datetime) -> str | None:
     return "a newer message of this kind replaces it" if newer.exists() else None
 
 
+def earlier_time_open(message: OutboxMessage, now: datetime) -> str | None:
+    """An earlier time offered to a freelancer is worth sending while it is still free (for their
+    language and phone needs), far enough ahead to book, and earlier than their booked call."""
+    starts_at = datetime.fromisoformat(message.context["starts_at"].replace("Z", "+00:00"))
+    if starts_at - timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES) <= now:
+        return "the time is too close now"
+    booking = booking_active_for(case_ref=message.case_ref)
+    if booking is None or booking.starts_at <= starts_at:
+        return "the freelancer's call is no longer later than this time"
+    if not time_is_free(starts_at=starts_at, language=booking.language, phone=booking.phone):
+        return "the time was taken"
+    return None
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -89,6 +105,7 @@ KINDS: dict[str, Kind] = {
         Kind("new_link", still_holds=newest_of_its_kind),
         Kind("rep_no_show"),
         Kind("rep_agenda"),
+        Kind("earlier_time", still_holds=earlier_time_open),
         Kind("webhook", still_holds=endpoint_active, channel="webhook"),
     ]
 }

@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.db import transaction
 
-from scheduling.models import Booking, Representative, RepresentativeLanguage, Slot, TimeOff, WorkingHours
+from scheduling.models import (
+    Booking,
+    CalendarFeedToken,
+    Representative,
+    RepresentativeLanguage,
+    Slot,
+    TimeOff,
+    WorkingHours,
+)
 from scheduling.tasks import representative_slots_sync
 
 
@@ -60,4 +68,23 @@ class SlotAdmin(admin.ModelAdmin):
         return False  # slots come from working hours
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CalendarFeedToken)
+class CalendarFeedTokenAdmin(admin.ModelAdmin):
+    """Who made or revoked each representative's calendar feed link, and when (read-only: links
+    are made and rotated by the representative in the console; the token is never stored)."""
+
+    list_display = ["representative", "created_at", "created_by", "revoked_at", "revoked_by"]
+    list_filter = ["representative"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -5,13 +5,14 @@ REQUEST with a higher SEQUENCE, a cancelled one a CANCEL with STATUS:CANCELLED.
 """
 
 import hashlib
-from datetime import UTC, timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
-from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
-from scheduling.models import Booking, BookingStatus
+from scheduling.models import Booking, BookingStatus, Representative
 
 WHAT_TO_HAVE_READY = (
     "Have a government-issued photo ID at hand. The call takes about three minutes. "
@@ -46,6 +47,12 @@ def call_ends_at(booking: Booking):
     return booking.starts_at + timedelta(minutes=settings.CALL_MINUTES)
 
 
+def booking_uid(booking: Booking) -> str:
+    """The event's UID: the same in the freelancer's invite and the representative's feed, for the
+    booking's whole life (moves keep it; SEQUENCE goes up)."""
+    return f"{booking.id}@verification-calls"
+
+
 def invite_method(booking: Booking) -> str:
     return "CANCEL" if booking.status == BookingStatus.CANCELLED else "REQUEST"
 
@@ -58,7 +65,7 @@ def booking_invite(booking: Booking) -> bytes:
     calendar.add("method", method)
 
     event = Event()
-    event.add("uid", f"{booking.id}@verification-calls")
+    event.add("uid", booking_uid(booking))
     event.add("sequence", booking.sequence)
     event.add("dtstamp", booking.updated_at.astimezone(UTC))
     event.add("dtstart", booking.starts_at.astimezone(UTC))
@@ -93,3 +100,56 @@ def booking_invite(booking: Booking) -> bytes:
         event.add_component(alarm)
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def representative_feed(*, representative: Representative, bookings: Iterable[Booking], now: datetime,
+                        console_url: Callable[[Booking], str]) -> bytes:
+    """A representative's calendar subscription: their calls as a published calendar.
+
+    Each call has its booking's UID and SEQUENCE (the freelancer's invite has the same), so a moved
+    call is the same event at a new time, and a cancelled one stays a while as STATUS:CANCELLED so
+    calendars that kept it strike it out. The freelancer is named by first name and the case
+    reference only; no join link (it would let anyone holding the feed join the call): the
+    console link, behind the staff login, has it."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Verification-call scheduler//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add("calscale", "GREGORIAN")
+    refresh = timedelta(minutes=settings.CALENDAR_FEED_REFRESH_MINUTES)
+    calendar.add("x-wr-calname", f"Verification calls ({representative.display_name})")
+    calendar.add("name", f"Verification calls ({representative.display_name})")
+    calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(refresh))
+    for booking in bookings:
+        cancelled = booking.status == BookingStatus.CANCELLED
+        first_name = feed_first_name(booking.attendee_name)
+        reference = case_reference(booking.case_ref)
+        event = Event()
+        event.add("uid", booking_uid(booking))
+        event.add("sequence", booking.sequence)
+        event.add("dtstamp", now.astimezone(UTC))
+        event.add("last-modified", booking.updated_at.astimezone(UTC))
+        event.add("dtstart", booking.starts_at.astimezone(UTC))
+        event.add("dtend", call_ends_at(booking).astimezone(UTC))
+        event.add("summary", f"{'Cancelled: ' if cancelled else ''}Verification call: {first_name} (case {reference})")
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        event.add("transp", "TRANSPARENT" if cancelled else "OPAQUE")
+        event.add("url", console_url(booking))
+        lines = [f"Open the call in the console: {console_url(booking)}"]
+        if booking.phone:
+            lines.append("The freelancer asked to join by phone.")
+        if cancelled:
+            lines = ["This call was cancelled."]
+        event.add("description", "\n".join(lines))
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def feed_first_name(name: str) -> str:
+    return name.split()[0] if name.strip() else "Freelancer"
+
+
+def case_reference(case_ref) -> str:
+    """How staff pages name a case in short: the first 8 hex digits of its id."""
+    return str(case_ref)[:8]

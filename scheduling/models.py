@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 import uuid
 import zoneinfo
@@ -194,3 +195,34 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attendee_name} with {self.representative} at {self.starts_at:%Y-%m-%d %H:%M}Z"
+
+
+def feed_token_hash(token: str) -> str:
+    """What is stored of a calendar feed token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CalendarFeedToken(models.Model):
+    """A representative's private calendar subscription (`/feeds/calendar/<token>.ics`).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when it is made.
+    Rotating revokes the current row and makes a new one, so the rows are also the record of who
+    made or revoked a feed link and when. At most one live (unrevoked) row per representative.
+    """
+
+    representative = models.ForeignKey(Representative, on_delete=models.CASCADE, related_name="feed_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField()
+    created_by = models.CharField(max_length=200)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["representative"], condition=Q(revoked_at__isnull=True),
+                                    name="feed_token_one_live_per_rep"),
+        ]
+
+    def __str__(self) -> str:
+        state = f"revoked {self.revoked_at:%Y-%m-%d %H:%M}Z" if self.revoked_at else "live"
+        return f"Calendar feed of {self.representative} ({state})"

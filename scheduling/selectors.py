@@ -1,9 +1,10 @@
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
 
-from scheduling.models import Booking, BookingStatus, Slot
+from scheduling.models import Booking, BookingStatus, CalendarFeedToken, Representative, Slot, feed_token_hash
 
 
 def _free_slots(*, language: str = "", phone: bool = False) -> QuerySet[Slot]:
@@ -99,3 +100,41 @@ def languages_offered() -> list[str]:
 
     return sorted(set(RepresentativeLanguage.objects.filter(representative__active=True)
                       .values_list("code", flat=True)))
+
+
+def representative_for_feed_token(*, token: str) -> Representative | None:
+    """The active representative whose live feed link this is, or None (unknown, rotated, revoked)."""
+    if not token or len(token) > 100:
+        return None
+    row = (CalendarFeedToken.objects.select_related("representative")
+           .filter(token_hash=feed_token_hash(token), revoked_at__isnull=True, representative__active=True).first())
+    return row.representative if row else None
+
+
+def calendar_feed_live(*, representative_id: int) -> CalendarFeedToken | None:
+    return CalendarFeedToken.objects.filter(representative_id=representative_id, revoked_at__isnull=True).first()
+
+
+def feed_bookings(*, representative_id: int, now: datetime) -> list[Booking]:
+    """The calls in a representative's feed: from CALENDAR_FEED_PAST_DAYS ago on, active or held,
+    and those cancelled in the last CALENDAR_FEED_CANCELLED_DAYS (kept so calendars strike them out)."""
+    since = now - timedelta(days=settings.CALENDAR_FEED_PAST_DAYS)
+    cancelled_since = now - timedelta(days=settings.CALENDAR_FEED_CANCELLED_DAYS)
+    return list(
+        Booking.objects.filter(representative_id=representative_id, starts_at__gte=since)
+        .filter(~Q(status=BookingStatus.CANCELLED) | Q(updated_at__gte=cancelled_since))
+        .order_by("starts_at")
+    )
+
+
+def time_is_free(*, starts_at: datetime, language: str = "", phone: bool = False) -> bool:
+    """Whether some active representative (speaking `language`, taking phone calls if asked) is
+    free at this instant."""
+    return _free_slots(language=language, phone=phone).filter(starts_at=starts_at).exists()
+
+
+def free_representatives_at(*, starts_at: datetime) -> list[tuple[frozenset[str], bool]]:
+    """Each free active representative at this instant: (their languages, takes phone calls)."""
+    reps = (Representative.objects.filter(active=True, slots__starts_at=starts_at, slots__is_booked=False)
+            .prefetch_related("languages").distinct())
+    return [(frozenset(rep.language_codes), rep.can_take_phone_calls) for rep in reps]

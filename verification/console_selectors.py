@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 
 from notifications.timefmt import local_time
 from scheduling.models import Booking, BookingStatus, Representative
+from scheduling.selectors import calendar_feed_live
 from verification.access import acts_for, only_theirs
 from verification.checklist import checklist_questions
 from verification.models import CallRecord, Case, Outcome, Review
@@ -44,6 +45,7 @@ class Today:
     next: dict | None
     time_off: list[dict]
     reviews: int
+    feed_since: str | None = None  # when the live calendar feed link was made (local time), if any
 
 
 def representative_today(*, rep: Representative, user: AbstractBaseUser, now: datetime) -> Today:
@@ -62,8 +64,10 @@ def representative_today(*, rep: Representative, user: AbstractBaseUser, now: da
     time_off = [{"pk": off.pk, "note": off.note,
                  "label": f"{local_time(off.starts_at, rep.timezone)} – {local_time(off.ends_at, rep.timezone)}"}
                 for off in rep.time_off.filter(ends_at__gt=now).order_by("starts_at")]
+    feed = calendar_feed_live(representative_id=rep.pk)
     return Today(rep=rep, rows=rows, next=upcoming[0] if upcoming else None, time_off=time_off,
-                 reviews=Review.objects.filter(assigned_to=user, decided_at__isnull=True).count())
+                 reviews=Review.objects.filter(assigned_to=user, decided_at__isnull=True).count(),
+                 feed_since=local_time(feed.created_at, rep.timezone) if feed else None)
 
 
 @dataclass(frozen=True)

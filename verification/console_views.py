@@ -5,10 +5,12 @@ acts only on their own calls, a reviewer only on their queue, admins on all; any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -17,10 +19,12 @@ from notifications.timefmt import local_time
 from scheduling.errors import DomainError, HoursInvalid
 from scheduling.ics import join_url, phone_route, presence_code
 from scheduling.models import Booking, Weekday
+from scheduling.services.feeds import calendar_feed_revoke, calendar_feed_rotate
 from scheduling.services.hours import time_off_add, time_off_remove, working_hours_add, working_hours_remove
 from verification import console_selectors
 from verification.models import AccommodationNeed, NotVerifiedReason, Outcome
 from verification.services.calls import call_record, call_start
+from verification.services.earlier import representative_hours_change
 from verification.services.reviews import review_decide
 
 
@@ -56,6 +60,7 @@ def today(request):
         "rep": rep, "rows": day.rows, "next": day.next, "time_off": day.time_off, "reviews": day.reviews,
         "hours": rep.working_hours.order_by("weekday", "starts"),
         "hours_form": HoursForm(prefix="hours"), "time_off_form": TimeOffForm(prefix="off"),
+        "feed_since": day.feed_since,
     })
 
 
@@ -66,7 +71,8 @@ def _hours_change(request, change) -> HttpResponse:
     if rep is None:
         raise Http404("You are not set up as a representative.")
     try:
-        change(rep, timezone.now())
+        now = timezone.now()
+        representative_hours_change(change=lambda: change(rep, now), now=now)
         messages.success(request, _("Saved. Your bookable times were updated."))
     except DomainError as problem:
         messages.error(request, problem.detail)
@@ -87,7 +93,7 @@ def hours_add(request):
         form = HoursForm(request.POST, prefix="hours")
         if not form.is_valid():
             raise HoursInvalid("Pick a day and both times.")
-        working_hours_add(representative_id=rep.pk, now=now, **form.cleaned_data)
+        return working_hours_add(representative_id=rep.pk, now=now, **form.cleaned_data)
 
     return _hours_change(request, change)
 
@@ -107,7 +113,7 @@ def time_off_add_page(request):
         if not form.is_valid():
             raise HoursInvalid("Give when the time off starts and ends.")
         data, zone = form.cleaned_data, ZoneInfo(rep.timezone)
-        time_off_add(representative_id=rep.pk, note=data["note"], now=now,
+        return time_off_add(representative_id=rep.pk, note=data["note"], now=now,
                      starts_at=data["starts"].replace(tzinfo=None).replace(tzinfo=zone),
                      ends_at=data["ends"].replace(tzinfo=None).replace(tzinfo=zone))
 
@@ -119,6 +125,38 @@ def time_off_add_page(request):
 def time_off_remove_page(request):
     return _hours_change(request, lambda rep, now: time_off_remove(
         representative_id=rep.pk, time_off_id=_listed_id(request, "time off"), now=now))
+
+
+def _own_representative(request):
+    rep = console_selectors.representative_of(request.user)
+    if rep is None:
+        raise Http404("You are not set up as a representative.")
+    return rep
+
+
+@require_POST
+@staff_member_required
+def calendar_feed_rotate_page(request):
+    """Make a new calendar feed link (the old one stops working) and show it, this once: only its
+    hash is kept, so the page is not cached and the link is not put in a message or the session."""
+    rep = _own_representative(request)
+    token = calendar_feed_rotate(representative_id=rep.pk, actor=f"user:{request.user.get_username()}",
+                                 now=timezone.now())
+    url = settings.PUBLIC_BASE_URL + reverse("calendar-feed", kwargs={"token": token})
+    response = render(request, "verification/console/calendar_feed.html", {"rep": rep, "feed_url": url})
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@staff_member_required
+def calendar_feed_revoke_page(request):
+    rep = _own_representative(request)
+    if calendar_feed_revoke(representative_id=rep.pk, actor=f"user:{request.user.get_username()}",
+                            now=timezone.now()):
+        messages.success(request, _("Your calendar feed link was turned off. Calendars subscribed to it get "
+                                    "no more updates."))
+    return redirect("console-today")
 
 
 @staff_member_required

@@ -56,3 +56,21 @@ class CallNotAllowed(Conflict):
 
 class ReviewNotAllowed(Forbidden):
     code = "review_not_allowed"
+
+
+class EarlierTimesNeedBooking(Conflict):
+    code = "earlier_times_need_booking"
+    detail = "Book a call first; then we can tell you if an earlier time opens."
+
+
+class EarlierOfferNotFound(NotFound):
+    code = "earlier_offer_not_found"
+    detail = "This offer is not for your case. Use the link from your own email."
+
+
+class EarlierTimeTaken(Conflict):
+    """The offered time is gone (someone else took it, it is too close now, or the freelancer's
+    call is no longer later); their booking is unchanged."""
+
+    code = "earlier_time_taken"
+    detail = "That time was taken. Your call is unchanged."

@@ -122,3 +122,18 @@ def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: di
               "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case, now=now),
               **(data or {})},
     )
+
+
+def earlier_time_enqueue(case: Case, *, offer_id: int, starts_at: datetime, booked_at: datetime, due_at: datetime,
+                         now: datetime) -> None:
+    """An earlier time opened: offer it with a link to move the call there (the link is built from
+    `link` when the email is rendered, so a revoked link is replaced in it too). Checked again
+    right before sending (`notifications.kinds.earlier_time_open`)."""
+    case_email_enqueue(case, key=MessageKey("earlier_time", f"earlier-offer:{offer_id}", "offer"), now=now,
+                       due_at=due_at, context={**case_context(case), "offer_id": offer_id, "starts_at": iso(starts_at),
+                                               "booked_at": iso(booked_at)})
+
+
+def earlier_times_drop(case: Case, *, now: datetime) -> None:
+    """The freelancer no longer wants earlier times: offers still waiting are not sent."""
+    outbox_skip_pending(case_ref=case.id, kinds=["earlier_time"], reason="no longer wants earlier times", now=now)

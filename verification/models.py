@@ -196,6 +196,10 @@ class Case(models.Model):
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(help_text="When the last change of the case was decided.")
+    wants_earlier = models.BooleanField(
+        default=False, db_default=False,
+        help_text="The freelancer asked to be told when a time earlier than their booked call opens.",
+    )
     version = models.PositiveBigIntegerField(
         default=1, db_default=1, editable=False,
         help_text="Goes up by one with every change of the case; messages and webhooks about a change are keyed "
@@ -223,6 +227,9 @@ class Case(models.Model):
             # Operations and /metrics: open cases by status, and the cases flagged in a period
             models.Index(fields=["status"], name="case_status_running_idx", condition=~Q(status__in=FINAL_STATUSES)),
             models.Index(fields=["created_at"], name="case_created_idx"),
+            # earlier times: the opted-in cases with a booked call, most urgent deadline first
+            models.Index(fields=["deadline_at"], name="case_wants_earlier_idx",
+                         condition=Q(wants_earlier=True, status=CaseStatus.SCHEDULED)),
         ]
 
     def __str__(self) -> str:
@@ -236,6 +243,25 @@ class Case(models.Model):
     def policy(self) -> Policy:
         """The policy values the case started with (typed; defaults for anything the snapshot lacks)."""
         return Policy.from_snapshot(self.policy_snapshot)
+
+
+class EarlierTimeOffer(models.Model):
+    """An earlier time offered to an opted-in freelancer when it freed up (by email, with a link to
+    move their call there). The offer is open while the time is free and far enough ahead, and
+    the freelancer's call is still later; `accepted_at` is set when they moved to it. A time is
+    offered to a case once."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="earlier_offers")
+    starts_at = models.DateTimeField()
+    rank = models.PositiveSmallIntegerField(help_text="0: the most urgent deadline of those offered this time.")
+    created_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "starts_at"], name="earlier_offer_once_per_time")]
+
+    def __str__(self) -> str:
+        return f"Earlier time {self.starts_at:%Y-%m-%d %H:%M}Z for {self.case}"
 
 
 class RequestKind(models.TextChoices):

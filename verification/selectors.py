@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Case as SqlCase
-from django.db.models import IntegerField, Value, When
+from django.db.models import F, IntegerField, Value, When
 
 from notifications.timefmt import wall_clock
 from scheduling.ics import call_is_on, presence_code
-from scheduling.models import Booking
-from scheduling.selectors import availability_list, booking_active_for
+from scheduling.models import Booking, BookingStatus
+from scheduling.selectors import availability_list, booking_active_for, time_is_free
 from verification.deadlines.guards import can_submit_proposals
 from verification.errors import CaseNotFound
 from verification.models import (
@@ -22,6 +22,7 @@ from verification.models import (
     Case,
     CaseRequest,
     CaseStatus,
+    EarlierTimeOffer,
     GracePolicy,
     RequestKind,
     RequestStatus,
@@ -182,3 +183,43 @@ def case_overview(*, case: Case, now: datetime) -> CaseOverview:
         refusal=Review.objects.filter(case=case, decision=CaseStatus.NOT_VERIFIED).order_by("-decided_at").first(),
         review_by=now + case.policy.review_time,
     )
+
+
+def earlier_time_candidates(*, starts_at: datetime, limit: int = 200) -> list[tuple[Case, Booking]]:
+    """Cases that asked for earlier times and have a booked call later than `starts_at`, with that
+    call, most urgent deadline first (the oldest case first among equal deadlines)."""
+    later = Booking.objects.filter(status=BookingStatus.ACTIVE, starts_at__gt=starts_at).values("case_ref")
+    cases = list(Case.objects.select_related("freelancer")
+                 .filter(wants_earlier=True, status=CaseStatus.SCHEDULED, id__in=later)
+                 .order_by(F("deadline_at").asc(nulls_last=True), "created_at")[:limit])
+    bookings = {b.case_ref: b for b in Booking.objects.filter(case_ref__in=[c.id for c in cases],
+                                                               status=BookingStatus.ACTIVE)}
+    return [(case, bookings[case.id]) for case in cases if case.id in bookings]
+
+
+@dataclass(frozen=True)
+class EarlierOfferView:
+    """What the offer link shows: `state` is open (it can be taken now), taken (someone else took
+    it, or it is too close now), moved (the freelancer's call is no longer later) or accepted."""
+
+    offer: EarlierTimeOffer
+    state: str
+    booking: Booking | None
+
+
+def earlier_offer_view(*, case: Case, offer_id: int, now: datetime) -> EarlierOfferView | None:
+    offer = EarlierTimeOffer.objects.filter(pk=offer_id, case=case).first()
+    if offer is None:
+        return None
+    booking = booking_active_for(case_ref=case.id)
+    start, _ = case_booking_window(case=case, now=now)
+    if offer.accepted_at:
+        state = "accepted"
+    elif booking is None or booking.starts_at <= offer.starts_at:
+        state = "moved"
+    elif offer.starts_at < start or not time_is_free(starts_at=offer.starts_at, language=booking.language,
+                                                      phone=booking.phone):
+        state = "taken"
+    else:
+        state = "open"
+    return EarlierOfferView(offer=offer, state=state, booking=booking)

@@ -2,7 +2,7 @@
 the form, makes one call into a service or selector, and renders."""
 
 import zoneinfo
-from functools import wraps
+from functools import partial, wraps
 
 from django import forms
 from django.contrib import messages
@@ -19,9 +19,15 @@ from scheduling.ics import booking_invite, invite_method, join_url, phone_route
 from scheduling.selectors import booking_latest_for, languages_offered
 from verification import booking_page, selectors
 from verification.deadlines.services import case_extension_request
+from verification.errors import EarlierOfferNotFound, EarlierTimeTaken
 from verification.links import LinkExpired, LinkInvalid, case_from_token
 from verification.models import AccommodationNeed, RequestKind
-from verification.services.bookings import case_booking_cancel, case_booking_choose
+from verification.services.bookings import (
+    case_booking_cancel,
+    case_booking_choose,
+    case_earlier_time_accept,
+    case_earlier_times_set,
+)
 from verification.services.requests import case_request_create
 from verification.services.reviews import case_appeal
 
@@ -146,6 +152,45 @@ def _act(request, token, service, case, success: str):
 def cancel(request, case, token):
     return _act(request, token, case_booking_cancel, case,
                 _("Your call is cancelled. Please book a new time before your deadline."))
+
+
+@require_POST
+@with_case
+def earlier_times(request, case, token):
+    """Turn "tell me if an earlier time opens" on or off."""
+    wanted = request.POST.get("wanted") == "on"
+    return _act(request, token, partial(case_earlier_times_set, wanted=wanted), case,
+                _("We will email you if an earlier time opens.") if wanted
+                else _("You will get no more emails about earlier times."))
+
+
+@with_case
+def earlier_offer(request, case, token, offer_id: int):
+    """The link in an "earlier time opened" email. GET shows the time and one button (a link
+    alone never moves a call: mail scanners open links); POST moves the call there, or says
+    clearly that the time was taken, the booked call unchanged."""
+    status, error = 200, None
+    if request.method == "POST":
+        try:
+            case_earlier_time_accept(case_id=case.id, offer_id=offer_id, actor="freelancer", now=timezone.now())
+            messages.success(request, _("Your call was moved to the earlier time."))
+            return redirect("freelancer-booked", token=token)
+        except EarlierOfferNotFound:
+            pass  # shown as an unknown offer below
+        except EarlierTimeTaken:
+            status = 409
+        except DomainError as problem:
+            status, error = 409, problem.detail
+    view = selectors.earlier_offer_view(case=case, offer_id=offer_id, now=timezone.now())
+    if view is None:
+        return render(request, "verification/freelancer/link_problem.html", {"expired": False}, status=404)
+    if status == 409 and error is None and view.state == "open":
+        view = selectors.EarlierOfferView(offer=view.offer, state="taken", booking=view.booking)
+    zone = case.freelancer.timezone
+    return render(request, "verification/freelancer/earlier.html", {
+        **_base_context(case, token), "offer": view.offer, "state": view.state, "error": error,
+        "offer_local": local_time(view.offer.starts_at, zone),
+    }, status=status if status != 200 else (200 if view.state in ("open", "accepted") else 410))
 
 
 @with_case

@@ -257,3 +257,21 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Cache (throttle counters) and the representatives' calendar feed (issue 16) -------------
+# Redis when REDIS_URL is set, so every web process counts against the same limits; a local
+# in-process cache otherwise (the one-machine demo).
+CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "verify"}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+CALENDAR_FEED_RATE = env.str("CALENDAR_FEED_RATE", default="60/hour")  # per feed token (DRF throttle syntax)
+CALENDAR_FEED_REFRESH_MINUTES = env.int("CALENDAR_FEED_REFRESH_MINUTES", default=15)
+CALENDAR_FEED_PAST_DAYS = env.int("CALENDAR_FEED_PAST_DAYS", default=7)
+CALENDAR_FEED_CANCELLED_DAYS = env.int("CALENDAR_FEED_CANCELLED_DAYS", default=14)
+EARLIER_TIMES_OFFERS_PER_TIME = env.int("EARLIER_TIMES_OFFERS_PER_TIME", default=3)
+EARLIER_TIMES_STAGGER_MINUTES = env.int("EARLIER_TIMES_STAGGER_MINUTES", default=10)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from notifications import views as notification_views
 from verification import console_views
 from verification import views as verification_views
+from verification.apis import feeds as feed_api
 from verification.apis import freelancer as freelancer_api
 from verification.apis import marketplace
 from verification.operations import views as operations_views
@@ -32,6 +33,8 @@ freelancer = [
     path("booked/", verification_views.booked_page, name="freelancer-booked"),
     path("cancel/", verification_views.cancel, name="freelancer-cancel"),
     path("invite.ics", verification_views.invite, name="freelancer-invite"),
+    path("earlier-times/", verification_views.earlier_times, name="freelancer-earlier-times"),
+    path("earlier/<int:offer_id>/", verification_views.earlier_offer, name="freelancer-earlier-offer"),
     path("extension/", verification_views.extension, name="freelancer-extension-page"),
     path("accommodation/", verification_views.accommodation, name="freelancer-accommodation-page"),
     path("appeal/", verification_views.appeal, name="freelancer-appeal"),
@@ -45,6 +48,8 @@ console = [
     path("time-off/remove/", console_views.time_off_remove_page, name="console-time-off-remove"),
     path("calls/<uuid:booking_id>/", console_views.call_page, name="console-call"),
     path("calls/<uuid:booking_id>/action/", console_views.call_action, name="console-call-action"),
+    path("calendar-feed/rotate/", console_views.calendar_feed_rotate_page, name="console-calendar-feed-rotate"),
+    path("calendar-feed/revoke/", console_views.calendar_feed_revoke_page, name="console-calendar-feed-revoke"),
     path("reviews/", console_views.reviews, name="console-reviews"),
     path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
     path("operations/", operations_views.now_page, name="operations-now"),
@@ -57,6 +62,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("console/", include(console)),
     path("metrics", metrics.metrics_view, name="metrics"),
+    # the token is a secret: keep this path out of access logs (docs/calendar-feed.md)
+    path("feeds/calendar/<str:token>.ics", feed_api.CalendarFeedApi.as_view(), name="calendar-feed"),
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -82,6 +82,7 @@ def slot_starts(
 @dataclass
 class SyncResult:
     created: int = 0
+    created_starts: list[datetime] = field(default_factory=list)  # the new free times, earliest first
     removed: int = 0
     moved: list[Booking] = field(default_factory=list)
     cancelled: list[Booking] = field(default_factory=list)
@@ -156,7 +157,8 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
          for start in sorted(wanted - existing.keys())],
         ignore_conflicts=True,
     )
-    result.created = len(wanted - existing.keys())
+    result.created_starts = sorted(wanted - existing.keys())
+    result.created = len(result.created_starts)
     # past free slots are kept a while: they are the record of what was offered (freeze guard 5)
     Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=90)).delete()
     return result

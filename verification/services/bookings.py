@@ -4,17 +4,25 @@ from datetime import datetime
 
 from django.db import transaction
 
-from scheduling.errors import AlreadyBooked, BookingNotFound
+from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken
 from scheduling.models import Booking, Displacement
 from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
 from scheduling.services import bookings as scheduling_bookings
 from verification import messages
 from verification.deadlines.services import case_deadline_extend
-from verification.errors import BookingTimeInvalid, CaseNotBookable, RescheduleNotAllowed
-from verification.models import BOOKABLE_STATUSES, Case, CaseStatus
+from verification.errors import (
+    BookingTimeInvalid,
+    CaseNotBookable,
+    EarlierOfferNotFound,
+    EarlierTimesNeedBooking,
+    EarlierTimeTaken,
+    RescheduleNotAllowed,
+)
+from verification.models import BOOKABLE_STATUSES, Case, CaseStatus, EarlierTimeOffer
 from verification.selectors import case_booking_window, case_reschedules_left, iso
 from verification.services.audit import audit_record
 from verification.services.cases import case_lock, case_save, case_transition
+from verification.services.earlier import earlier_time_offer
 
 
 def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> None:
@@ -57,8 +65,9 @@ def case_booking_create(
 
 
 @transaction.atomic
-def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: datetime) -> Booking:
-    """Move the booked call: the new slot is claimed before the old one is released."""
+def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: datetime, reason: str = "") -> Booking:
+    """Move the booked call: the new slot is claimed before the old one is released; the time it
+    leaves is offered to those who want an earlier one."""
     case, now = case_lock(case_id, now=now)
     current = booking_active_for(case_ref=case.id)
     if current is None:
@@ -72,13 +81,14 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
         raise RescheduleNotAllowed("too_close_to_call", f"Calls cannot be moved in the last "
                                    f"{case.policy.reschedule_cutoff} before they start. Join as planned.")
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
-    before = iso(current.starts_at)
+    before, left = iso(current.starts_at), current.starts_at
     booking = scheduling_bookings.booking_move(case_ref=case.id, starts_at=starts_at, now=now)
     case.reschedule_count += 1
     case_save(case, fields=["reschedule_count"], now=now)
     audit_record(case=case, actor=actor, action="rescheduled", now=now, before={"starts_at": before},
-                 after={"starts_at": iso(booking.starts_at), "booking_id": str(booking.id)})
+                 after={"starts_at": iso(booking.starts_at), "booking_id": str(booking.id)}, reason=reason)
     messages.booking_messages_enqueue(case, booking, kind="booking_moved", now=now)
+    earlier_time_offer(starts_at=left, now=now, skip={case.id})
     return booking
 
 
@@ -104,6 +114,48 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
     case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="booking_cancelled", reason="",
                     now=now, after={"booking_id": str(booking.id)})
     messages.booking_cancellation_enqueue(case, booking, by_us=False, now=now)
+    earlier_time_offer(starts_at=booking.starts_at, now=now, skip={case.id})
+    return booking
+
+
+@transaction.atomic
+def case_earlier_times_set(*, case_id, wanted: bool, actor: str, now: datetime) -> Case:
+    """Turn "tell me if an earlier time opens" on or off (audited; no change, no row). Turning it
+    off drops the offers still waiting to be sent."""
+    case, now = case_lock(case_id, now=now)
+    if wanted and booking_active_for(case_ref=case.id) is None:
+        raise EarlierTimesNeedBooking()
+    if case.wants_earlier == wanted:
+        return case
+    case.wants_earlier = wanted
+    case_save(case, fields=["wants_earlier"], now=now)
+    audit_record(case=case, actor=actor, action="earlier_times_on" if wanted else "earlier_times_off", now=now,
+                 before={"wants_earlier": not wanted}, after={"wants_earlier": wanted})
+    if not wanted:
+        messages.earlier_times_drop(case, now=now)
+    return case
+
+
+@transaction.atomic
+def case_earlier_time_accept(*, case_id, offer_id: int, actor: str, now: datetime) -> Booking:
+    """The freelancer takes an earlier time they were offered: a normal move (the move limit and
+    the cut-off before the call apply, and it counts as one change). If the time is gone (taken,
+    too close now) or their call is no longer later, EarlierTimeTaken, and their booking is exactly
+    as it was."""
+    case, now = case_lock(case_id, now=now)
+    offer = EarlierTimeOffer.objects.select_for_update().filter(pk=offer_id, case=case).first()
+    if offer is None:
+        raise EarlierOfferNotFound()
+    current = booking_active_for(case_ref=case.id)
+    if offer.accepted_at is not None or current is None or current.starts_at <= offer.starts_at:
+        raise EarlierTimeTaken("Your call is already at that time or earlier; nothing was changed.")
+    try:
+        booking = case_booking_reschedule(case_id=case.id, starts_at=offer.starts_at, actor=actor, now=now,
+                                          reason=f"Took an earlier time that opened (offer {offer.pk}).")
+    except (SlotTaken, BookingTimeInvalid) as problem:
+        raise EarlierTimeTaken(extra={"booking_starts_at": current.starts_at}) from problem
+    offer.accepted_at = now
+    offer.save(update_fields=["accepted_at"])
     return booking
 
 

@@ -14,6 +14,7 @@ from verification.errors import CaseAlreadyOpen, CaseBusy, CaseNotFound, Illegal
 from verification.models import FINAL_STATUSES, Case, CaseStatus, Freelancer, new_link_nonce
 from verification.selectors import case_summary, policy_for
 from verification.services.audit import audit_record
+from verification.services.earlier import earlier_time_offer
 
 
 def case_lock(case_id, *, now: datetime, skip_locked: bool = False) -> tuple[Case, datetime]:
@@ -114,7 +115,8 @@ def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     case, now = case_lock(case_id, now=now)
     case_transition(case=case, to_status=CaseStatus.WITHDRAWN, actor=actor, action="withdrawn", reason=reason, now=now)
     if booking_active_for(case_ref=case.id) is not None:
-        scheduling_bookings.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
+        booking = scheduling_bookings.booking_cancel(case_ref=case.id, reason="case_withdrawn", now=now)
+        earlier_time_offer(starts_at=booking.starts_at, now=now, skip={case.id})
     messages.closing_email_enqueue(case, kind="withdrawn", now=now)
     messages.marketplace_event_publish(case, event="case.withdrawn", now=now, data={"reason": reason})
     return case
