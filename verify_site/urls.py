@@ -47,6 +47,7 @@ console = [
     path("calls/<uuid:booking_id>/action/", console_views.call_action, name="console-call-action"),
     path("reviews/", console_views.reviews, name="console-reviews"),
     path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
+    path("reviews/<int:review_id>/assign/", console_views.review_assign_page, name="console-review-assign"),
     path("operations/", operations_views.now_page, name="operations-now"),
     path("operations/funnel/", operations_views.funnel_page, name="operations-funnel"),
     path("operations/capacity/", operations_views.capacity_page, name="operations-capacity"),
