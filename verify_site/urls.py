@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from notifications import views as notification_views
 from verification import console_views
@@ -9,7 +9,7 @@ from verification import views as verification_views
 from verification.apis import freelancer as freelancer_api
 from verification.apis import marketplace
 from verification.operations import views as operations_views
-from verify_site import metrics, views
+from verify_site import api_docs, metrics, views
 
 api_v1 = [
     path("cases", marketplace.CaseCreateApi.as_view(), name="api-case-create"),
@@ -61,7 +61,7 @@ urlpatterns = [
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
 ]
 
