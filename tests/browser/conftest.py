@@ -45,13 +45,35 @@ def _launch(sync_playwright):
         browser.close()
 
 
+CSP_WORDS = ("Content Security Policy", "Content-Security-Policy")
+
+
+def csp_violations_collect(page) -> list[str]:
+    """The page's Content-Security-Policy violations, as Chromium reports them in the console
+    ("Refused to ... because it violates the following Content Security Policy directive"),
+    collected into the returned list as they come, on this page and its popups."""
+    found: list[str] = []
+
+    def listen(target):
+        target.on("console", lambda msg: found.append(f"{target.url}: {msg.text}")
+                  if any(word in msg.text for word in CSP_WORDS) else None)
+        target.on("popup", listen)
+
+    listen(page)
+    return found
+
+
 @pytest.fixture
 def page(browser):
+    """A phone-sized page. Any CSP violation it reports fails the test: the policy is enforced."""
     context = browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations = csp_violations_collect(page)
     yield page
     context.close()
+    if violations:
+        pytest.fail(f"Content-Security-Policy violations: {violations}")
 
 
 def screenshot(page, name: str) -> None:
