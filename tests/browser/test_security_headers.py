@@ -11,12 +11,13 @@ from tests.browser.conftest import csp_violations_collect
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-def test_the_fixture_sees_a_violation(browser):
+@pytest.mark.csp_violations_expected
+def test_the_check_sees_a_violation(browser):
     """Without this, a silent check would pass every page: a page with an inline script and style
-    under a self-only policy is reported."""
+    under a self-only policy is reported, as the check (`_csp_enforced`) hears it."""
     context = browser.new_context()
     page = context.new_page()
-    found = csp_violations_collect(page)
+    found = csp_violations_collect(context)
     page.route("http://127.0.0.1:9/probe", lambda route: route.fulfill(
         status=200, content_type="text/html",
         headers={"Content-Security-Policy": "script-src 'self'; style-src 'self'"},
@@ -37,11 +38,12 @@ def test_swagger_ui_renders_under_its_own_policy(live_server, page):
         expect(page.locator(".opblock-summary-path").first).to_be_visible()  # the schema was fetched and drawn
 
 
+@pytest.mark.csp_violations_expected
 def test_no_page_of_ours_can_be_framed(live_server, browser):
     """frame-ancestors 'none': not even by a page of this site (so never by another site)."""
     context = browser.new_context()
     page = context.new_page()
-    found = csp_violations_collect(page)
+    found = csp_violations_collect(context)
     page.goto(f"{live_server.url}/")
     page.evaluate("""() => new Promise(done => { const f = document.createElement('iframe');
         f.src = '/'; f.onload = done; document.body.append(f); setTimeout(done, 3000); })""")
