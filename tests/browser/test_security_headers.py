@@ -52,3 +52,30 @@ def test_no_page_of_ours_can_be_framed(live_server, browser):
     context.close()
     assert any("frame-ancestors 'none'" in text for text in found), found
     assert not any("Identity check" in text for text in frame_text), frame_text
+
+
+def test_the_admin_and_console_pages_run_under_the_policy(live_server, page, now):
+    """Django's own admin pages, the console's review pages and Operations: no violation (the
+    autouse check fails the test on any)."""
+    from django.contrib.auth.models import User
+
+    from tests.factories import CaseFactory
+    from verification.models import Review
+
+    User.objects.create_superuser("boss", "boss@example.com", "boss-pass-1")
+    case = CaseFactory()
+    review = Review.objects.create(case=case, kind="ESCALATION", created_at=now)
+    base = live_server.url
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("boss-pass-1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    for path, text in ((f"/admin/verification/case/{case.pk}/change/", "Change case"),
+                       ("/admin/verification/case/", "Select case"),
+                       (f"/admin/verification/review/{review.pk}/change/", "Change review"),
+                       ("/console/reviews/", "unassigned"),
+                       (f"/console/reviews/{review.pk}/", "Unassigned: no reviewer is eligible"),
+                       ("/console/operations/", "Operations")):
+        page.goto(f"{base}{path}")
+        expect(page.locator("body")).to_contain_text(text)

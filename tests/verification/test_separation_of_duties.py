@@ -216,3 +216,19 @@ def test_console_pages_a_role_may_not_use_answer_403(booked, role, admin_user, n
         assert "Reviews" not in client.get("/console/").content.decode().split("</nav>")[0]
     if role == "staff_without_role":
         assert client.get("/console/").status_code == 403
+
+
+def test_the_django_admin_cannot_assign_the_earlier_decider_either(refused_once, admin_user):
+    case, appeal, rui, rep = refused_once
+    admin = as_user(admin_user)
+    url = f"/admin/verification/review/{appeal.pk}/change/"
+    for excluded in (rui, rep):
+        response = admin.post(url, {"assigned_to": excluded.pk})
+        assert response.status_code == 200 and "decided it before; pick someone else" in response.content.decode()
+    appeal.refresh_from_db()
+    assert appeal.assigned_to is None
+    sam = reviewer("sam")
+    assert admin.post(url, {"assigned_to": sam.pk}).status_code == 302
+    appeal.refresh_from_db()
+    assert appeal.assigned_to == sam
+    assert AuditEvent.objects.get(case=case, action="review_assigned").after["assigned_to"] == "sam"
