@@ -120,6 +120,8 @@ def test_marketplace_api_answers_are_not_stored(marketplace, case):
                      marketplace.get(f"/api/v1/freelancers/{case.freelancer.external_id}/eligibility")):
         assert response.status_code == 200
         assert response["Cache-Control"] == "private, no-store"
+    missing = marketplace.get("/api/v1/cases/00000000-0000-0000-0000-000000000000")  # errors too
+    assert missing.status_code == 404 and missing["Cache-Control"] == "private, no-store"
 
 
 def test_freelancer_pages_work_without_a_session(booked):
