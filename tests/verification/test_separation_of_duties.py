@@ -232,3 +232,25 @@ def test_the_django_admin_cannot_assign_the_earlier_decider_either(refused_once,
     appeal.refresh_from_db()
     assert appeal.assigned_to == sam
     assert AuditEvent.objects.get(case=case, action="review_assigned").after["assigned_to"] == "sam"
+
+
+def test_the_migration_finds_who_ran_earlier_calls_in_the_audit_log(booked, admin_user):
+    """Calls and reviews from before the rule: who started the call and who recorded its outcome
+    come from their audit rows, the decider is the assignee."""
+    import importlib
+
+    from django.apps import apps
+
+    case, booking, rep = booked
+    rui = reviewer("rui")
+    run_call_to_escalation(as_user(admin_user), booking)
+    review = Review.objects.get(case=case)
+    assert decide(as_user(rui), review).status_code == 302
+    CallRecord.objects.update(started_by=None, outcome_by=None)  # as the rows were before the migration
+    Review.objects.update(decided_by=None)
+
+    importlib.import_module("verification.migrations.0015_separation_of_duties").backfill(apps, None)
+
+    call = CallRecord.objects.get(booking_id=booking.id)
+    assert (call.started_by, call.outcome_by) == (admin_user, admin_user)
+    assert Review.objects.get(pk=review.pk).decided_by == rui
