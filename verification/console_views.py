@@ -209,7 +209,7 @@ def _review_for(request, review_id):
 
 
 def _review_render(request, review, form, *, status=200, assign_form=None):
-    admin = is_admin(request.user)
+    admin = is_admin(request.user) and review.decided_at is None  # only an open review can be reassigned
     if admin and assign_form is None:
         assign_form = AssignForm(people=console_selectors.review_assignable_users(review))
     answers = review.call.answers if review.call else {}
