@@ -14,3 +14,15 @@ def acts_for(user: AbstractBaseUser, owner_id: int | None) -> bool:
 def only_theirs(user: AbstractBaseUser, queryset: QuerySet, *, owner_field: str) -> QuerySet:
     """`queryset` narrowed to what `user` may act on (all of it for an admin), by the same rule."""
     return queryset if user.is_superuser else queryset.filter(**{owner_field: user})
+
+
+REVIEWERS_GROUP = "Reviewers"
+
+
+def may_review(user: AbstractBaseUser) -> bool:
+    """Whether the review pages are for this user at all: reviewers (the group) and admins."""
+    return bool(user.is_superuser or user.groups.filter(name=REVIEWERS_GROUP).exists())
+
+
+def is_admin(user: AbstractBaseUser) -> bool:
+    return bool(user.is_superuser)

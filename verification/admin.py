@@ -19,6 +19,7 @@ from verification.operations.forms import GracePolicyForm
 from verification.operations.policies import grace_policy_prefill, grace_policy_reach
 from verification.services.cases import case_link_revoke, case_withdraw
 from verification.services.requests import case_hold, case_hold_release, case_request_resolve
+from verification.services.reviews import review_assign, review_excluded_user_ids
 
 
 class ReasonForm(forms.Form):
@@ -211,8 +212,39 @@ class ChecklistTemplateAdmin(admin.ModelAdmin):
         return False
 
 
+class ReviewAdminForm(forms.ModelForm):
+    """Only the assignee can change here, and never to someone the separation-of-duties rule
+    excludes (who ran a call of the case, or decided it before an appeal)."""
+
+    class Meta:
+        model = Review
+        fields = ["assigned_to"]
+
+    def clean_assigned_to(self):
+        assignee = self.cleaned_data["assigned_to"]
+        if self.instance.pk and self.instance.decided_at:
+            raise forms.ValidationError("This review is already decided.")
+        if assignee is not None and self.instance.pk and assignee.pk in review_excluded_user_ids(self.instance):
+            raise forms.ValidationError("This person was on a call of this case or decided it before; "
+                                        "pick someone else.")
+        return assignee
+
+
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
+    form = ReviewAdminForm
     list_display = ["case", "kind", "assigned_to", "decision", "created_at", "decided_at"]
     list_filter = ["kind", "decision"]
     readonly_fields = [f.name for f in Review._meta.fields if f.name != "assigned_to"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        if change and obj.assigned_to_id and "assigned_to" in form.changed_data:
+            review_assign(review_id=obj.pk, user=request.user, assignee_id=obj.assigned_to_id, now=timezone.now())
+        else:
+            super().save_model(request, obj, form, change)

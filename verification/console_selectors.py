@@ -4,17 +4,18 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.contrib.auth.models import AbstractBaseUser, User
+from django.db.models import Count, Q, QuerySet
 
 from notifications.timefmt import local_time
 from scheduling.models import Booking, BookingStatus, Representative
 from scheduling.selectors import calendar_feed_live
-from verification.access import acts_for, only_theirs
+from verification.access import REVIEWERS_GROUP, acts_for, only_theirs
 from verification.checklist import checklist_questions
 from verification.models import CallRecord, Case, Outcome, Review
 from verification.services.calls import no_show_allowed_from
 from verification.services.outcomes import OUTCOMES
+from verification.services.reviews import review_excluded_user_ids
 
 
 def representative_of(user: AbstractBaseUser) -> Representative | None:
@@ -34,7 +35,7 @@ def review_for_staff(*, user: AbstractBaseUser, review_id: int) -> Review | None
 
 def review_queue(*, user: AbstractBaseUser) -> QuerySet[Review]:
     """Undecided reviews: those assigned to this user (every one, for an admin), oldest first."""
-    queue = Review.objects.select_related("case", "case__freelancer").filter(decided_at__isnull=True)
+    queue = Review.objects.select_related("case", "case__freelancer", "assigned_to").filter(decided_at__isnull=True)
     return only_theirs(user, queue, owner_field="assigned_to").order_by("created_at")
 
 
@@ -89,3 +90,14 @@ def call_page_data(*, booking: Booking, now: datetime) -> CallPage:
                 for value, rule in OUTCOMES.items()]
     return CallPage(booking=booking, case=case, call=call, questions=checklist_questions(call) if call else [],
                     outcomes=outcomes, no_show_from=no_show_from)
+
+
+def review_assignable_users(review: Review) -> list:
+    """Who an admin may assign an open review to: active staff whom the separation-of-duties rule
+    does not exclude, reviewers first, fewest open reviews first."""
+    return list(
+        User.objects.filter(is_active=True, is_staff=True).exclude(pk__in=review_excluded_user_ids(review))
+        .annotate(open_reviews=Count("reviews", filter=Q(reviews__decided_at__isnull=True)),
+                  reviewer=Count("groups", filter=Q(groups__name=REVIEWERS_GROUP)))
+        .order_by("-reviewer", "open_reviews", "username")
+    )

@@ -1,6 +1,7 @@
 """The representative's console and the reviewers' queue (staff login). A representative sees and
-acts only on their own calls, a reviewer only on their queue, admins on all; anything else is a
-404 (`verification.access`). Each view parses, makes one call into a selector or service, renders."""
+acts only on their own calls, a reviewer only on their queue, admins on all (`verification.access`).
+A page of a role the user does not have answers 403; someone else's call or review answers 404.
+Each view parses, makes one call into a selector or service, renders."""
 
 from zoneinfo import ZoneInfo
 
@@ -8,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,13 +24,30 @@ from scheduling.models import Booking, Weekday
 from scheduling.services.feeds import calendar_feed_revoke, calendar_feed_rotate
 from scheduling.services.hours import time_off_add, time_off_remove, working_hours_add, working_hours_remove
 from verification import console_selectors
+from verification.access import is_admin, may_review
+from verification.errors import DeciderNotIndependent
 from verification.models import AccommodationNeed, NotVerifiedReason, Outcome
 from verification.services.calls import call_record, call_start
 from verification.services.earlier import representative_hours_change
-from verification.services.reviews import review_decide
+from verification.services.reviews import review_assign, review_decide
+
+NOT_A_REPRESENTATIVE = _("These pages are for representatives: your login is not set up as one.")
+NOT_A_REVIEWER = _("The review pages are for reviewers and admins: your login is in neither group.")
+
+
+def _representative_pages(request) -> None:
+    """The call and hours pages are for representatives (and admins, who may run a call for one)."""
+    if not is_admin(request.user) and console_selectors.representative_of(request.user) is None:
+        raise PermissionDenied(NOT_A_REPRESENTATIVE)
+
+
+def _review_pages(request) -> None:
+    if not may_review(request.user):
+        raise PermissionDenied(NOT_A_REVIEWER)
 
 
 def _booking_for(request, booking_id) -> Booking:
+    _representative_pages(request)
     booking = console_selectors.booking_for_staff(user=request.user, booking_id=booking_id)
     if booking is None:
         raise Http404("No such call.")
@@ -52,9 +71,11 @@ class TimeOffForm(forms.Form):
 @staff_member_required
 def today(request):
     rep = console_selectors.representative_of(request.user)
-    if rep is None:  # admins start at Operations; reviewers (and staff without calls) at the review queue
-        admin = request.user.has_perm("verification.view_operations")
-        return redirect("operations-now" if admin else "console-reviews")
+    if rep is None:  # admins start at Operations, reviewers at the review queue, anyone else is refused
+        if request.user.has_perm("verification.view_operations"):
+            return redirect("operations-now")
+        _review_pages(request)
+        return redirect("console-reviews")
     day = console_selectors.representative_today(rep=rep, user=request.user, now=timezone.now())
     return render(request, "verification/console/today.html", {
         "rep": rep, "rows": day.rows, "next": day.next, "time_off": day.time_off, "reviews": day.reviews,
@@ -69,7 +90,7 @@ def _hours_change(request, change) -> HttpResponse:
     happened (a busy or invalid change is a message, never a 500)."""
     rep = console_selectors.representative_of(request.user)
     if rep is None:
-        raise Http404("You are not set up as a representative.")
+        raise PermissionDenied(NOT_A_REPRESENTATIVE)
     try:
         now = timezone.now()
         representative_hours_change(change=lambda: change(rep, now), now=now)
@@ -193,6 +214,7 @@ def call_action(request, booking_id):
 
 @staff_member_required
 def reviews(request):
+    _review_pages(request)
     return render(request, "verification/console/reviews.html",
                   {"queue": console_selectors.review_queue(user=request.user)})
 
@@ -206,12 +228,39 @@ class DecisionForm(forms.Form):
                                 required=False, widget=forms.Textarea(attrs={"rows": 4}))
 
 
-@staff_member_required
-def review_page(request, review_id):
+class AssignForm(forms.Form):
+    assignee = forms.TypedChoiceField(label=_("Assign to"), coerce=int)
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [
+            (u.pk, f"{u.get_username()} ({_('reviewer') if u.reviewer else _('staff')}, "
+                   f"{u.open_reviews} {_('open')})") for u in people]
+
+
+def _review_for(request, review_id):
+    _review_pages(request)
     review = console_selectors.review_for_staff(user=request.user, review_id=review_id)
     if review is None:
         raise Http404("No such review.")
+    return review
+
+
+def _review_render(request, review, form, *, status=200, assign_form=None):
+    admin = is_admin(request.user) and review.decided_at is None  # only an open review can be reassigned
+    if admin and assign_form is None:
+        assign_form = AssignForm(people=console_selectors.review_assignable_users(review))
+    answers = review.call.answers if review.call else {}
+    return render(request, "verification/console/review.html", {
+        "review": review, "form": form, "answers": answers, "assign_form": assign_form if admin else None,
+    }, status=status)
+
+
+@staff_member_required
+def review_page(request, review_id):
+    review = _review_for(request, review_id)
     form = DecisionForm(request.POST or None)
+    status = 400
     if request.method == "POST" and form.is_valid():
         try:
             review_decide(review_id=review.pk, user=request.user, now=timezone.now(), **form.cleaned_data)
@@ -219,6 +268,26 @@ def review_page(request, review_id):
             return redirect("console-reviews")
         except DomainError as problem:
             form.add_error(None, problem.detail)
-    answers = review.call.answers if review.call else {}
-    return render(request, "verification/console/review.html", {"review": review, "form": form, "answers": answers},
-                  status=400 if form.errors else 200)
+            status = 403 if isinstance(problem, DeciderNotIndependent) else 400
+    return _review_render(request, review, form, status=status if form.errors else 200)
+
+
+@require_POST
+@staff_member_required
+def review_assign_page(request, review_id):
+    """An admin gives an open review (an appeal nobody eligible could take) to another person."""
+    review = _review_for(request, review_id)
+    if not is_admin(request.user):
+        raise PermissionDenied(_("Only an admin can assign a review."))
+    form = AssignForm(request.POST, people=console_selectors.review_assignable_users(review))
+    if form.is_valid():
+        try:
+            review_assign(review_id=review.pk, user=request.user, assignee_id=form.cleaned_data["assignee"],
+                          now=timezone.now())
+            messages.success(request, _("Assigned."))
+            return redirect("console-review", review_id=review.pk)
+        except DomainError as problem:
+            form.add_error(None, problem.detail)
+    else:
+        form.add_error(None, _("Pick someone from the list: people who were on the case are not listed."))
+    return _review_render(request, review, DecisionForm(), status=400, assign_form=form)

@@ -74,3 +74,14 @@ class EarlierTimeTaken(Conflict):
 
     code = "earlier_time_taken"
     detail = "That time was taken. Your call is unchanged."
+
+
+class DeciderNotIndependent(ReviewNotAllowed):
+    """Separation of duties: the person ran a call of the case, or (on an appeal) decided it before.
+    403 whatever their role; `rule` names which rule refused it (kept in the audit row)."""
+
+    code = "decider_not_independent"
+
+    def __init__(self, detail: str, *, rule: str):
+        self.rule = rule
+        super().__init__(detail, extra={"rule": rule})

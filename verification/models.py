@@ -398,7 +398,14 @@ class CallRecord(models.Model):
 
     booking_id = models.UUIDField(unique=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="calls")
-    representative_user = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="calls")
+    representative_user = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="calls",
+                                            help_text="The representative the call was booked with.")
+    # Who actually ran the call: an admin may start it, or record its outcome, for the booked
+    # representative. Neither may then decide a review of the case (separation of duties).
+    started_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="calls_started")
+    outcome_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="calls_recorded")
     checklist = models.ForeignKey(ChecklistTemplate, on_delete=models.PROTECT)
     started_at = models.DateTimeField(null=True, blank=True)
     answers = models.JSONField(default=dict, blank=True)
@@ -441,6 +448,8 @@ class Review(models.Model):
     statement = models.CharField(max_length=1000, blank=True, help_text="Shown to the freelancer.")
     created_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="reviews_decided", help_text="Who decided (the assignee or an admin).")
 
     class Meta:
         constraints = [

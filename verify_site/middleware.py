@@ -1,3 +1,7 @@
+import time
+
+from django.conf import settings
+from django.contrib.auth import logout
 from django.db import connection
 from django.http import JsonResponse
 
@@ -14,4 +18,46 @@ class HealthCheckMiddleware:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
             return JsonResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+        return self.get_response(request)
+
+
+# Answers that carry a freelancer's link token or personal data: the freelancer's pages and their
+# .ics, every API answer (the case, its booking, eligibility), and the staff console.
+NO_STORE_PREFIXES = ("/c/", "/api/v1/", "/console/")
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: private, no-store` on every answer under NO_STORE_PREFIXES: no shared cache
+    or proxy keeps them, and the browser keeps no copy on disk or in its back/forward history."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(NO_STORE_PREFIXES):
+            response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class StaffSessionMiddleware:
+    """A staff session ends a working day (SESSION_COOKIE_AGE, from STAFF_SESSION_HOURS) after the
+    sign-in, however active it was since: the first request after the sign-in stamps the session,
+    and a request past the limit signs out (the login page follows). The cookie itself dies with
+    the browser (SESSION_EXPIRE_AT_BROWSER_CLOSE)."""
+
+    KEY = "_signed_in_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            signed_in_at = request.session.get(self.KEY)
+            if signed_in_at is None:
+                request.session[self.KEY] = now
+            elif now - int(signed_in_at) > settings.SESSION_COOKIE_AGE:
+                logout(request)
         return self.get_response(request)

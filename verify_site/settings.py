@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "scheduling",
     "notifications",
     "verification",
@@ -49,12 +50,15 @@ MIDDLEWARE = [
     "verify_site.middleware.HealthCheckMiddleware",
     "verify_site.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "verify_site.middleware.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "verify_site.middleware.StaffSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -135,6 +139,34 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy on every answer (django-csp; Django 5.2 has no CSP of its own): scripts,
+# styles, images, fonts and fetches from this site only, no plugins, no <base>, never framed, forms
+# post only here. No inline script or style anywhere; the one exception, the Swagger UI page, is
+# `verify_site.api_docs` (docs/security-headers.md).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # data: for the empty favicon and Chart.js' canvas export
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# Staff sessions (the console and the admin) end after a working day and when the browser closes.
+# Freelancer pages never use a session: their signed link is the credential.
+SESSION_COOKIE_AGE = env.int("STAFF_SESSION_HOURS", default=9) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# /api/docs/ (Swagger UI) and /api/schema/: public by default with DEBUG on; in production only for
+# staff signed in to the console, unless API_DOCS_PUBLIC=true (docs/security-headers.md).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -240,10 +272,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Marketplace API (Api-Key) and freelancer API (Bearer link token).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["verify_site.permissions.ApiDocsAllowed"],
+    "SERVE_AUTHENTICATION": ["rest_framework.authentication.SessionAuthentication"],
     "SWAGGER_UI_DIST": "SIDECAR",  # served from our own static files, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no badge fetched from elsewhere
     "ENUM_NAME_OVERRIDES": {
         "CaseStatusEnum": "verification.models.CaseStatus",
         "BookingStatusEnum": "scheduling.models.BookingStatus",

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from notifications import views as notification_views
 from verification import console_views
@@ -10,7 +10,7 @@ from verification.apis import feeds as feed_api
 from verification.apis import freelancer as freelancer_api
 from verification.apis import marketplace
 from verification.operations import views as operations_views
-from verify_site import metrics, views
+from verify_site import api_docs, metrics, views
 
 api_v1 = [
     path("cases", marketplace.CaseCreateApi.as_view(), name="api-case-create"),
@@ -52,6 +52,7 @@ console = [
     path("calendar-feed/revoke/", console_views.calendar_feed_revoke_page, name="console-calendar-feed-revoke"),
     path("reviews/", console_views.reviews, name="console-reviews"),
     path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
+    path("reviews/<int:review_id>/assign/", console_views.review_assign_page, name="console-review-assign"),
     path("operations/", operations_views.now_page, name="operations-now"),
     path("operations/funnel/", operations_views.funnel_page, name="operations-funnel"),
     path("operations/capacity/", operations_views.capacity_page, name="operations-capacity"),
@@ -67,7 +68,7 @@ urlpatterns = [
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
 ]
 

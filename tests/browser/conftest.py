@@ -45,6 +45,49 @@ def _launch(sync_playwright):
         browser.close()
 
 
+CSP_WORDS = ("Content Security Policy", "Content-Security-Policy")
+
+
+def _is_csp_violation(text: str) -> bool:
+    """Chromium reports each violation in the console: "Refused to load ... because it violates the
+    following Content Security Policy directive", "Applying inline style violates ...")."""
+    return any(word in text for word in CSP_WORDS)
+
+
+def csp_violations_collect(target) -> list[str]:
+    """The CSP violations of a page or a whole browser context, collected into the returned list
+    as they come (a context's list covers all its pages and popups)."""
+    found: list[str] = []
+    target.on("console", lambda msg: found.append(msg.text) if _is_csp_violation(msg.text) else None)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _csp_enforced(request):
+    """Every browser test runs with the policy enforced: a CSP violation reported in any page of
+    any context the test opens fails it (unless marked `csp_violations_expected`)."""
+    if "browser" not in request.fixturenames or request.node.get_closest_marker("csp_violations_expected"):
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    found: list[str] = []
+    original = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = original(*args, **kwargs)
+        context.on("console", lambda msg: found.append(f"{msg.page.url if msg.page else '?'}: {msg.text}")
+                   if _is_csp_violation(msg.text) else None)
+        return context
+
+    browser.new_context = new_context
+    try:
+        yield
+    finally:
+        browser.new_context = original
+    if found:
+        pytest.fail(f"Content-Security-Policy violations: {found}")
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport=PHONE, accept_downloads=True, locale="en-GB")

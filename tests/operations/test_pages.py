@@ -6,7 +6,7 @@ import uuid
 from datetime import time, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -63,7 +63,9 @@ def test_the_console_shows_the_link_only_to_those_who_may_follow_it(admin_user, 
 
 def test_the_admin_lands_on_operations_and_a_reviewer_on_the_queue(admin_user, frozen_clock):
     assert as_user(admin_user).get("/console/")["Location"] == "/console/operations/"
-    assert as_user(UserFactory(username="rev")).get("/console/")["Location"] == "/console/reviews/"
+    rev = UserFactory(username="rev")
+    rev.groups.add(Group.objects.get_or_create(name="Reviewers")[0])
+    assert as_user(rev).get("/console/")["Location"] == "/console/reviews/"
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -161,7 +161,7 @@ def test_escalation_goes_to_a_reviewer_who_was_not_on_the_call_then_appeal_to_an
                        note="ID photo page was damaged")
     review = Review.objects.get(case=case)
     assert review.assigned_to in (first, second) and review.assigned_to != rep
-    with pytest.raises(ReviewNotAllowed, match="You were on a call"):
+    with pytest.raises(ReviewNotAllowed, match="You were on or ran a call"):
         review_decide(review_id=review.pk, user=rep, decision=Outcome.VERIFIED, now=at_start(booking, 60))
     with pytest.raises(ReviewNotAllowed, match="statement of reasons"):
         review_decide(review_id=review.pk, user=review.assigned_to, decision=Outcome.NOT_VERIFIED,

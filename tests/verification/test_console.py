@@ -1,5 +1,6 @@
 """The console's permission matrix: a representative sees and acts only on their own calls, a
-reviewer only on their queue, admins on all; every other attempt is a 404 (or the login page)."""
+reviewer only on their queue, admins on all; a page of another role is a 403, someone else's call or
+review a 404 (or the login page)."""
 
 from datetime import timedelta
 
@@ -50,10 +51,10 @@ EXPECTED = {
     #            today call start reviews review
     "anonymous": (302, 302, 302, 302, 302),
     "not_staff": (302, 302, 302, 302, 302),
-    "owner": (200, 200, 302, 200, 404),
-    "other": (200, 404, 404, 200, 404),
-    "assigned": (302, 404, 404, 200, 200),
-    "bystander": (302, 404, 404, 200, 404),
+    "owner": (200, 200, 302, 403, 403),
+    "other": (200, 404, 404, 403, 403),
+    "assigned": (302, 403, 403, 200, 200),
+    "bystander": (302, 403, 403, 200, 404),
     "admin": (302, 200, 302, 200, 200),
 }
 
@@ -133,7 +134,9 @@ def test_time_off_added_and_removed_from_the_console_takes_and_gives_back_bookab
 
 def test_staff_without_calls_of_their_own_start_at_the_review_queue(now, frozen_clock):
     RepresentativeFactory()
-    response = as_user(UserFactory(username="staff-only")).get("/console/")
+    staff = UserFactory(username="staff-only")
+    staff.groups.add(Group.objects.get_or_create(name="Reviewers")[0])
+    response = as_user(staff).get("/console/")
     assert response.status_code == 302 and response["Location"] == "/console/reviews/"
 
 

@@ -351,7 +351,8 @@ def test_wrong_method_gets_405_json(marketplace):
     assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
 
 
-def test_openapi_schema_and_docs_are_served(client):
+def test_openapi_schema_and_docs_are_served(client, settings):
+    settings.API_DOCS_PUBLIC = True  # private by default with DEBUG off: tests/test_security_headers.py
     schema = client.get("/api/schema/")
     assert schema.status_code == 200
     text = schema.content.decode()

@@ -47,7 +47,7 @@ def call_start(*, booking_id, user: User, now: datetime) -> CallRecord:
     call, created = CallRecord.objects.get_or_create(
         booking_id=booking.id,
         defaults={"case_id": booking.case_ref, "representative_user_id": booking.representative.user_id,
-                  "checklist": checklist_current(now=now), "started_at": now},
+                  "started_by": user, "checklist": checklist_current(now=now), "started_at": now},
     )
     if created:
         case_save(case, fields=[], now=now)
@@ -112,7 +112,8 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
             raise CallNotAllowed(f"Keep the note under {NOTE_MAX} characters.")
     actor = f"user:{user.get_username()}"
     call.outcome, call.outcome_at, call.escalation_note = outcome, now, note if rule.keeps_note else ""
-    call.save(update_fields=["outcome", "outcome_at", "escalation_note"])
+    call.outcome_by = user
+    call.save(update_fields=["outcome", "outcome_at", "escalation_note", "outcome_by"])
     booking_finish(booking_id=call.booking_id, now=now)
     audit_record(case=case, actor=actor, action="call_outcome", now=now, reason=note,
                  after={"outcome": outcome, "booking_id": str(call.booking_id)})
