@@ -185,7 +185,10 @@ class Case(models.Model):
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    reschedule_count = models.PositiveSmallIntegerField(default=0)
+    reschedule_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Changes of the call's time: moves, and new bookings after cancelling one.")
+    time_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last change of the call's time (the cooldown counts from it).")
     freelancer_no_shows = models.PositiveSmallIntegerField(default=0)
     priority_until = models.DateTimeField(
         null=True, blank=True, help_text="After our no-show: may book without the usual notice until then."

@@ -21,6 +21,7 @@ from verification.deadlines.services import case_extension_request
 from verification.models import AccommodationNeed, Case, CaseRequest, RequestKind
 from verification.services.bookings import case_booking_cancel, case_booking_create, case_booking_reschedule
 from verification.services.requests import case_request_create
+from verification.throttles import AvailabilityAddressThrottle, AvailabilityThrottle, FreelancerThrottle
 
 ACTOR = "freelancer"
 
@@ -28,6 +29,7 @@ ACTOR = "freelancer"
 class FreelancerApi(APIView):
     authentication_classes = [FreelancerLinkAuthentication]
     permission_classes = [IsFreelancer]
+    throttle_classes = [FreelancerThrottle]
 
 
 class BookingOutput(serializers.ModelSerializer):
@@ -79,6 +81,8 @@ class FreelancerCaseApi(FreelancerApi):
 
 
 class FreelancerAvailabilityApi(FreelancerApi):
+    throttle_classes = [FreelancerThrottle, AvailabilityThrottle, AvailabilityAddressThrottle]
+
     class InputSerializer(serializers.Serializer):
         language = serializers.CharField(max_length=16, required=False, default="")
         phone = serializers.BooleanField(required=False, default=False)

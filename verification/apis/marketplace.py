@@ -15,11 +15,13 @@ from verification.idempotency import idempotent
 from verification.links import freelancer_url
 from verification.models import Case, ReasonCode
 from verification.services.cases import case_flag, case_withdraw
+from verification.throttles import MarketplaceThrottle
 
 
 class MarketplaceApi(APIView):
     authentication_classes = [MarketplaceKeyAuthentication]
     permission_classes = [IsMarketplace]
+    throttle_classes = [MarketplaceThrottle]
 
 
 _idempotency_parameter = OpenApiParameter(
