@@ -69,6 +69,14 @@ def test_the_lock_ends_after_the_cool_off():
     assert response.status_code == 302
 
 
+def test_a_successful_login_resets_the_count():
+    UserFactory(username="rep", password="secret-pass-1")
+    for _ in range(2):
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+            attempt("rep", "wrong-password", address="10.0.0.1")
+        assert attempt("rep", "secret-pass-1", address="10.0.0.1").status_code == 302
+
+
 def test_a_spoofed_forwarded_for_header_does_not_escape_the_address_lock():
     for number in range(settings.AXES_FAILURE_LIMIT):
         Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}").post(

@@ -114,6 +114,16 @@ def test_every_freelancer_request_counts_toward_their_rate(case, frozen_clock):
     assert_throttled(client_for(case).get("/api/v1/case"))
 
 
+@rates(auth_failure="1/min", freelancer="1/min")
+def test_with_the_cache_unreachable_the_api_keeps_answering(case, api_key):
+    unreachable = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                               "LOCATION": "redis://127.0.0.1:9/0"}}
+    with override_settings(CACHES=unreachable):
+        for _ in range(3):
+            assert client_for(case).get("/api/v1/case").status_code == 200
+            assert client("10.1.0.1", "Api-Key wrong.key").get("/api/v1/freelancers/x/eligibility").status_code == 401
+
+
 # --- changes of time -----------------------------------------------------------------------------
 
 def book(case, at: str = SLOT):
