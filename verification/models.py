@@ -164,6 +164,7 @@ class GracePolicy(models.Model):
 FINAL_STATUSES = (CaseStatus.VERIFIED, CaseStatus.NOT_VERIFIED, CaseStatus.WITHDRAWN)
 OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINAL_STATUSES)
 BOOKABLE_STATUSES = (CaseStatus.OPEN, CaseStatus.FROZEN)  # a frozen freelancer can still book
+CANCELLED_BY_FREELANCER = "cancelled_by_freelancer"  # a booking's cancel_reason: booking again changes the time
 
 
 def new_link_nonce() -> str:

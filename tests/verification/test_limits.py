@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
@@ -148,11 +148,15 @@ def test_cancel_then_book_counts_against_the_move_limit(reps, now):
         assert cancel(case).status_code == 200  # cancelling is always possible
         response = book(case)
         moved = client_for(case).patch("/api/v1/case/booking", {"starts_at": SLOT}, format="json")
+        page = Client().get(f"/c/{freelancer_token(case)}/").content.decode()
     assert response.status_code == 409 and response.json()["code"] == "reschedule_limit_reached"
     assert moved.status_code == 404  # nothing booked to move
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and case.reschedule_count == 3
     assert not Booking.objects.filter(case_ref=case.id, status=BookingStatus.ACTIVE).exists()
+    # the page says so, and offers the accommodation route instead of a time picker that would refuse
+    assert "You have used all your changes of time" in page and "Pick a time" not in page
+    assert "Ask for an accommodation" in page
 
 
 def test_changes_of_time_are_a_cooldown_apart(reps, now):

@@ -7,18 +7,16 @@ from django.conf import settings
 from django.db import transaction
 
 from scheduling.errors import AlreadyBooked, BookingNotFound
-from scheduling.models import Booking, BookingStatus, Displacement
-from scheduling.selectors import booking_active_for, booking_latest_for, bookings_displaced_unhandled, slot_exists
+from scheduling.models import Booking, Displacement
+from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
 from scheduling.services import bookings as scheduling_bookings
 from verification import messages
 from verification.deadlines.services import case_deadline_extend
 from verification.errors import BookingTimeInvalid, CaseNotBookable, RescheduleNotAllowed
-from verification.models import BOOKABLE_STATUSES, Case, CaseStatus
-from verification.selectors import case_booking_window, case_reschedules_left, iso
+from verification.models import BOOKABLE_STATUSES, CANCELLED_BY_FREELANCER, Case, CaseStatus
+from verification.selectors import case_booking_is_a_change, case_booking_window, case_reschedules_left, iso
 from verification.services.audit import audit_record
 from verification.services.cases import case_lock, case_save, case_transition
-
-CANCELLED_BY_FREELANCER = "cancelled_by_freelancer"
 
 
 def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> None:
@@ -40,7 +38,7 @@ def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> N
 def _check_change_of_time(*, case: Case, now: datetime) -> None:
     """A change of the call's time (a move, or a new booking after cancelling one) counts against
     the policy's limit and comes at least BOOKING_CHANGE_COOLDOWN_SECONDS after the last change.
-    A frozen freelancer can always book again: verifying is how they are unfrozen."""
+    (A frozen freelancer's booking is never a change: `case_booking_is_a_change`.)"""
     if case_reschedules_left(case) <= 0:
         raise RescheduleNotAllowed(
             "reschedule_limit_reached",
@@ -55,13 +53,6 @@ def _check_change_of_time(*, case: Case, now: datetime) -> None:
         seconds = math.ceil(wait.total_seconds())
         raise RescheduleNotAllowed("change_too_soon", f"You changed your call a moment ago. Wait {seconds} seconds "
                                    f"before changing it again.", extra={"retry_after": seconds})
-
-
-def _is_rebooking(case: Case) -> bool:
-    """Whether the freelancer cancelled their last booking themselves: booking again changes the time."""
-    previous = booking_latest_for(case_ref=case.id)
-    return previous is not None and previous.status == BookingStatus.CANCELLED \
-        and previous.cancel_reason == CANCELLED_BY_FREELANCER
 
 
 def _count_change_of_time(case: Case, *, now: datetime) -> None:
@@ -80,7 +71,7 @@ def case_booking_create(
         if case.status == CaseStatus.SCHEDULED:
             raise AlreadyBooked()
         raise CaseNotBookable(f"A case that is {case.get_status_display().lower()} cannot book a call.")
-    rebooking = _is_rebooking(case) and case.status != CaseStatus.FROZEN
+    rebooking = case_booking_is_a_change(case)
     if rebooking:
         _check_change_of_time(case=case, now=now)
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
