@@ -74,6 +74,14 @@ def outbox_skip_pending(
     return pending.update(status=MessageStatus.SKIPPED, skip_reason=reason, updated_at=now)
 
 
+def outbox_supersede_pending_webhooks(*, case_ref: UUID, event: str, reason: str, now: datetime) -> int:
+    """A newer event of the same type about the case replaces the ones not yet sent (rapid churn:
+    book, cancel, book again): the marketplace hears the latest state once, not every step."""
+    return OutboxMessage.objects.filter(status=MessageStatus.PENDING, case_ref=case_ref,
+                                        kind=f"webhook:{event}").update(
+        status=MessageStatus.SKIPPED, skip_reason=reason, updated_at=now)
+
+
 def outbox_context_update_pending(*, case_ref: UUID, key: str, value: Any, now: datetime) -> int:
     """A fact the waiting messages carry changed (the freelancer's link was replaced): every
     message about the case still waiting to be sent (not webhooks) carries the new value. Messages

@@ -45,6 +45,24 @@ def _require_servers(request):
         _missing("Redis")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """Every test starts with no throttle history (the cache is shared Redis in CI)."""
+    from django.core.cache import cache
+    from redis.exceptions import RedisError
+
+    try:
+        if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+            client = cache._cache.get_client(write=True)
+            keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+            if keys:
+                client.delete(*keys)
+        else:
+            cache.clear()
+    except RedisError:
+        pass  # a test that stopped Redis; the throttles fail open
+
+
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

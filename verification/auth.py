@@ -7,6 +7,7 @@ from rest_framework_api_key.models import APIKey
 
 from verification.links import LinkExpired, LinkInvalid, case_from_token
 from verification.models import Case
+from verification.throttles import AuthFailureThrottle
 
 
 class MarketplaceKeyAuthentication(authentication.BaseAuthentication):
@@ -18,11 +19,15 @@ class MarketplaceKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme != self.keyword:
             return None
+        failures = AuthFailureThrottle()
+        failures.check(request)
         try:
             api_key = APIKey.objects.get_from_key(key.strip())
         except APIKey.DoesNotExist:
+            failures.record_failure()
             raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.") from None
         if api_key.has_expired:
+            failures.record_failure()
             raise exceptions.AuthenticationFailed("The API key has expired.")
         return (None, api_key)
 
@@ -61,9 +66,12 @@ class FreelancerLinkAuthentication(authentication.BaseAuthentication):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != self.keyword:
             return None
+        failures = AuthFailureThrottle()
+        failures.check(request)
         try:
             case = case_from_token(token.strip(), now=timezone.now())
         except (LinkInvalid, LinkExpired) as error:
+            failures.record_failure()
             raise exceptions.AuthenticationFailed(error.detail, code=error.code) from None
         return (None, case)
 

@@ -102,7 +102,7 @@ def _hours_change(request, change) -> HttpResponse:
 
 def _listed_id(request, what: str) -> int:
     value = request.POST.get("remove", "")
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # not '²', which int() refuses
         raise HoursInvalid(f"Pick the {what} to remove from the list.")
     return int(value)
 

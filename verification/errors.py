@@ -35,11 +35,11 @@ class BookingTimeInvalid(DomainError):
 
 
 class RescheduleNotAllowed(Conflict):
-    """409 with a specific code: reschedule_limit_reached, too_close_to_call."""
+    """409 with a specific code: reschedule_limit_reached, too_close_to_call, change_too_soon."""
 
-    def __init__(self, code: str, detail: str):
+    def __init__(self, code: str, detail: str, *, extra: dict | None = None):
         self.code = code
-        super().__init__(detail)
+        super().__init__(detail, extra=extra)
 
 
 class ExtensionNotAllowed(Conflict):

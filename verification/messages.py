@@ -12,6 +12,7 @@ from notifications.services import (
     outbox_context_update_pending,
     outbox_enqueue,
     outbox_skip_pending,
+    outbox_supersede_pending_webhooks,
     webhook_publish,
 )
 from scheduling.ics import join_url, phone_route
@@ -63,11 +64,20 @@ def notice_enqueue(case: Case, *, grace: AfterSending, now: datetime) -> None:
                        context={**case_context(case), "deadline_at": grace.as_context()})
 
 
+CONFIRMATION_KINDS = ("booking_confirmed", "booking_moved")
+
+
 def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: datetime) -> None:
     """Confirmation (or 'moved') with the invite, and reminders before the call; older messages
-    about this booking are dropped."""
+    about this booking are dropped. Rapid churn is coalesced: a move whose booking's confirmation
+    was never sent is confirmed as a new booking, and a cancellation email still waiting from just
+    before this booking is dropped (the new confirmation says all there is to say)."""
     topic = booking_topic(booking.id)
+    if outbox_skip_pending(topic=topic, kinds=["booking_confirmed"], reason="the booking changed", now=now):
+        kind = "booking_confirmed"  # the freelancer never heard of the time it moved from
     outbox_skip_pending(topic=topic, reason="the booking changed", now=now)
+    if kind == "booking_confirmed":
+        outbox_skip_pending(case_ref=case.id, kinds=["booking_cancelled"], reason="booked again", now=now)
     context = _booking_context(case, booking)
     revision = booking_revision(booking.sequence)
     case_email_enqueue(case, key=MessageKey(kind, topic, revision), now=now, context=context)
@@ -79,8 +89,13 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
 
 
 def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, now: datetime) -> None:
+    """The cancellation email. A freelancer who cancels before the confirmation went out gets
+    neither (nothing to undo in their mailbox)."""
     topic = booking_topic(booking.id)
+    unsent = outbox_skip_pending(topic=topic, kinds=CONFIRMATION_KINDS, reason="the booking was cancelled", now=now)
     outbox_skip_pending(topic=topic, reason="the booking was cancelled", now=now)
+    if unsent and not by_us:
+        return
     kind = "booking_cancelled_by_us" if by_us else "booking_cancelled"
     case_email_enqueue(case, key=MessageKey(kind, topic, booking_revision(booking.sequence)), now=now,
                        context=_booking_context(case, booking))
@@ -113,9 +128,16 @@ def new_link_enqueue(case: Case, *, now: datetime) -> None:
     case_email_for_change(case, kind="new_link", now=now)
 
 
+# Events whose newest one says all the earlier ones said (the booked time): one still waiting is
+# replaced by the next, so a freelancer booking again and again makes one webhook, not one each time.
+SUPERSEDED_EVENTS = frozenset({"case.scheduled"})
+
+
 def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: dict[str, Any] | None = None) -> None:
     """Tell the marketplace (a webhook to every subscribed endpoint). The event id is derived from
     the case's revision, so it is stable across retries and never shared by two changes."""
+    if event in SUPERSEDED_EVENTS:
+        outbox_supersede_pending_webhooks(case_ref=case.id, event=event, reason="a newer event of this type", now=now)
     webhook_publish(
         event=event, case_ref=case.id, revision=change_revision(case), now=now,
         data={"case_id": str(case.id), "external_id": case.freelancer.external_id, "status": case.status,

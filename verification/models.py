@@ -164,6 +164,7 @@ class GracePolicy(models.Model):
 FINAL_STATUSES = (CaseStatus.VERIFIED, CaseStatus.NOT_VERIFIED, CaseStatus.WITHDRAWN)
 OPEN_STATUSES = tuple(status for status in CaseStatus if status not in FINAL_STATUSES)
 BOOKABLE_STATUSES = (CaseStatus.OPEN, CaseStatus.FROZEN)  # a frozen freelancer can still book
+CANCELLED_BY_FREELANCER = "cancelled_by_freelancer"  # a booking's cancel_reason: booking again changes the time
 
 
 def new_link_nonce() -> str:
@@ -185,7 +186,10 @@ class Case(models.Model):
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    reschedule_count = models.PositiveSmallIntegerField(default=0)
+    reschedule_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Changes of the call's time: moves, and new bookings after cancelling one.")
+    time_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last change of the call's time (the cooldown counts from it).")
     freelancer_no_shows = models.PositiveSmallIntegerField(default=0)
     priority_until = models.DateTimeField(
         null=True, blank=True, help_text="After our no-show: may book without the usual notice until then."

@@ -13,11 +13,12 @@ from django.db.models import F, IntegerField, Value, When
 from notifications.timefmt import wall_clock
 from scheduling.ics import call_is_on, presence_code
 from scheduling.models import Booking, BookingStatus
-from scheduling.selectors import availability_list, booking_active_for, time_is_free
+from scheduling.selectors import availability_list, booking_active_for, booking_latest_for, time_is_free
 from verification.deadlines.guards import can_submit_proposals
 from verification.errors import CaseNotFound
 from verification.models import (
     BOOKABLE_STATUSES,
+    CANCELLED_BY_FREELANCER,
     FINAL_STATUSES,
     Case,
     CaseRequest,
@@ -132,6 +133,16 @@ def case_reschedules_left(case: Case) -> int:
     return max(0, case.policy.max_reschedules - case.reschedule_count)
 
 
+def case_booking_is_a_change(case: Case) -> bool:
+    """Whether booking now changes the call's time: the freelancer cancelled their last booking
+    themselves (a frozen freelancer's booking never counts: verifying is how they are unfrozen)."""
+    if case.status == CaseStatus.FROZEN:
+        return False
+    previous = booking_latest_for(case_ref=case.id)
+    return previous is not None and previous.status == BookingStatus.CANCELLED \
+        and previous.cancel_reason == CANCELLED_BY_FREELANCER
+
+
 def case_extension_refusal(case: Case, *, now: datetime) -> str | None:
     """Why the freelancer's one self-service extension cannot be granted now; None if it can."""
     if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not case.policy.self_extension_days:
@@ -153,7 +164,8 @@ class CaseOverview:
     can_submit_proposals: bool
     booking: Booking | None
     presence_code: str | None  # during the call only
-    can_book: bool  # no call booked, and the case takes one (open or frozen)
+    can_book: bool  # no call booked, and the case takes one (open or frozen), and changes are left if it is one
+    changes_used_up: bool  # no call booked, and booking one would be a change past the policy's limit
     reschedules_left: int
     pending_requests: list[CaseRequest]
     accommodation_pending: bool
@@ -169,13 +181,15 @@ class CaseOverview:
 def case_overview(*, case: Case, now: datetime) -> CaseOverview:
     booking = booking_active_for(case_ref=case.id)
     pending = list(CaseRequest.objects.filter(case=case, status=RequestStatus.PENDING))
+    changes_used_up = booking is None and case_reschedules_left(case) <= 0 and case_booking_is_a_change(case)
     return CaseOverview(
         case=case,
         now=now,
         can_submit_proposals=can_submit_proposals(case, now=now),
         booking=booking,
         presence_code=presence_code(booking) if booking and call_is_on(booking, now=now) else None,
-        can_book=booking is None and case.status in BOOKABLE_STATUSES,
+        can_book=booking is None and case.status in BOOKABLE_STATUSES and not changes_used_up,
+        changes_used_up=changes_used_up,
         reschedules_left=case_reschedules_left(case),
         pending_requests=pending,
         accommodation_pending=any(r.kind == RequestKind.ACCOMMODATION for r in pending),

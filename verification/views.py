@@ -62,6 +62,7 @@ def _base_context(case, token: str) -> dict:
         "deadline_local": local_time(case.deadline_at, zone) if case.deadline_at else None,
         "can_submit": overview.can_submit_proposals,
         "can_book": overview.can_book,
+        "changes_used_up": overview.changes_used_up,
         "booking": booking,
         "booking_local": local_time(booking.starts_at, zone) if booking else None,
         "booking_join_url": join_url(booking) if booking else None,

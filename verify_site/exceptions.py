@@ -76,6 +76,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
         response.data = {"code": code, "detail": str(detail)}
+        if isinstance(exc, exceptions.Throttled):
+            response.data["retry_after"] = int(response.headers.get("Retry-After", 0))  # seconds, as the header
     return response
 
 

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "axes",
     "scheduling",
     "notifications",
     "verification",
@@ -52,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "verify_site.middleware.NoStoreMiddleware",
+    "verify_site.middleware.NulCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "verify_site.urls"
@@ -125,6 +128,10 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out user or address before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 # --- Security (production-grade unless DEBUG) -----------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -167,6 +174,29 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # /api/docs/ (Swagger UI) and /api/schema/: public by default with DEBUG on; in production only for
 # staff signed in to the console, unless API_DOCS_PUBLIC=true (docs/security-headers.md).
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
+
+# --- Limits (docs/security.md) -----------------------------------------------------------------
+# Behind a TLS proxy the client's address is the right-most X-Forwarded-For entry (NUM_PROXIES=1);
+# directly exposed, X-Forwarded-For is ignored, so nobody escapes a per-address limit by sending one.
+NUM_PROXIES = env.int("NUM_PROXIES", default=1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0)
+# Logins (staff: the admin and the console share Django's admin login form), django-axes.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user and per address
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "verification.throttles.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# The API (DRF throttles on the cache below): answers 429 with Retry-After.
+API_THROTTLE_RATES = {
+    "auth_failure": env.str("THROTTLE_AUTH_FAILURES", default="30/min"),  # wrong Api-Key or Bearer, per address
+    "marketplace": env.str("THROTTLE_MARKETPLACE", default="6000/min"),  # per API key
+    "freelancer": env.str("THROTTLE_FREELANCER", default="120/min"),  # per freelancer (their link token)
+    "availability": env.str("THROTTLE_AVAILABILITY", default="30/min"),  # availability reads, per freelancer
+    "availability_address": env.str("THROTTLE_AVAILABILITY_ADDRESS", default="120/min"),  # ... and per address
+}
+# A freelancer's changes of time (a move, or a new booking after cancelling) are this far apart at least.
+BOOKING_CHANGE_COOLDOWN_SECONDS = env.int("BOOKING_CHANGE_COOLDOWN_SECONDS", default=60)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str(
@@ -257,15 +287,25 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
 }
 
+# --- Cache (the API's throttles) ---------------------------------------------------------------
+CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                "KEY_PREFIX": "verify"}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},  # one process only (the demo)
+}
+
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["verify_site.parsers.SafeJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "verify_site.schema.ViewScopedAutoSchema",
     "EXCEPTION_HANDLER": "verify_site.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verification-call scheduler API",
@@ -291,17 +331,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-# --- Cache (throttle counters) and the representatives' calendar feed (issue 16) -------------
-# Redis when REDIS_URL is set, so every web process counts against the same limits; a local
-# in-process cache otherwise (the one-machine demo).
-CACHE_URL = env.str("CACHE_URL", default=REDIS_URL)
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "verify"}
-        if CACHE_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+# --- The representatives' calendar feed and earlier times (issue 16) --------------------------
 CALENDAR_FEED_RATE = env.str("CALENDAR_FEED_RATE", default="60/hour")  # per feed token (DRF throttle syntax)
 CALENDAR_FEED_REFRESH_MINUTES = env.int("CALENDAR_FEED_REFRESH_MINUTES", default=15)
 CALENDAR_FEED_PAST_DAYS = env.int("CALENDAR_FEED_PAST_DAYS", default=7)

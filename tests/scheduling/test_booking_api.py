@@ -254,12 +254,17 @@ def test_reschedule_to_a_taken_time_keeps_the_original_booking(now, case, freela
     assert booking.sequence == 0
 
 
-def test_reschedule_limit_and_cutoff(reps, case, freelancer, frozen_clock):
-    freelancer.post("/api/v1/case/booking", {"starts_at": FIRST}, format="json")
-    for hour in (10, 11, 12):
-        assert freelancer.patch("/api/v1/case/booking", {"starts_at": f"2026-03-03T{hour}:00:00Z"},
-                                format="json").status_code == 200
-    response = freelancer.patch("/api/v1/case/booking", {"starts_at": "2026-03-03T14:00:00Z"}, format="json")
+def test_reschedule_limit_and_cutoff(reps, case, freelancer, now):
+    import time_machine
+
+    with time_machine.travel(now, tick=False):
+        freelancer.post("/api/v1/case/booking", {"starts_at": FIRST}, format="json")
+    for step, hour in enumerate((10, 11, 12)):  # changes of time a cooldown apart (docs/security.md)
+        with time_machine.travel(now + timedelta(minutes=5 * step), tick=False):
+            assert freelancer.patch("/api/v1/case/booking", {"starts_at": f"2026-03-03T{hour}:00:00Z"},
+                                    format="json").status_code == 200
+    with time_machine.travel(now + timedelta(minutes=20), tick=False):
+        response = freelancer.patch("/api/v1/case/booking", {"starts_at": "2026-03-03T14:00:00Z"}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "reschedule_limit_reached"
     assert booked(case)[0].starts_at == datetime(2026, 3, 3, 12, tzinfo=UTC)
 

@@ -1,8 +1,9 @@
 """Input fields shared by the API's serializers."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework import serializers
 
 from scheduling.models import validate_timezone
@@ -14,6 +15,15 @@ def timezone_name(value: str) -> None:
         validate_timezone(value)
     except DjangoValidationError as error:
         raise serializers.ValidationError(error.messages) from None
+
+
+def within_a_year(value: date) -> None:
+    """A date a person might ask about: within a year of today (far dates overflow zone arithmetic)."""
+    today = timezone.now().date()
+    if abs((value - today).days) > 366:
+        raise serializers.ValidationError(
+            f"Pick a date within a year of today ({today - timedelta(days=366)} to {today + timedelta(days=366)})."
+        )
 
 
 class AwareDateTimeField(serializers.DateTimeField):

@@ -15,12 +15,13 @@ from scheduling.ics import booking_invite, call_ends_at, invite_method, join_url
 from scheduling.models import Booking
 from scheduling.selectors import booking_latest_for
 from verification import selectors
-from verification.apis.fields import AwareDateTimeField, timezone_name
+from verification.apis.fields import AwareDateTimeField, timezone_name, within_a_year
 from verification.auth import FreelancerLinkAuthentication, IsFreelancer
 from verification.deadlines.services import case_extension_request
 from verification.models import AccommodationNeed, Case, CaseRequest, RequestKind
 from verification.services.bookings import case_booking_cancel, case_booking_create, case_booking_reschedule
 from verification.services.requests import case_request_create
+from verification.throttles import AvailabilityAddressThrottle, AvailabilityThrottle, FreelancerThrottle
 
 ACTOR = "freelancer"
 
@@ -28,6 +29,7 @@ ACTOR = "freelancer"
 class FreelancerApi(APIView):
     authentication_classes = [FreelancerLinkAuthentication]
     permission_classes = [IsFreelancer]
+    throttle_classes = [FreelancerThrottle]
 
 
 class BookingOutput(serializers.ModelSerializer):
@@ -79,15 +81,18 @@ class FreelancerCaseApi(FreelancerApi):
 
 
 class FreelancerAvailabilityApi(FreelancerApi):
+    throttle_classes = [FreelancerThrottle, AvailabilityThrottle, AvailabilityAddressThrottle]
+
     class InputSerializer(serializers.Serializer):
         language = serializers.CharField(max_length=16, required=False, default="")
         phone = serializers.BooleanField(required=False, default=False)
-        timezone = serializers.CharField(max_length=64, required=False, validators=[timezone_name])
+        timezone = serializers.CharField(max_length=64, required=False, trim_whitespace=False,
+                                         validators=[timezone_name])
 
         def get_fields(self):
             fields = super().get_fields()  # `from` and `to` are Python keywords, so they are added here
-            fields["from"] = serializers.DateField(required=False)
-            fields["to"] = serializers.DateField(required=False)
+            fields["from"] = serializers.DateField(required=False, validators=[within_a_year])
+            fields["to"] = serializers.DateField(required=False, validators=[within_a_year])
             return fields
 
         def validate(self, attrs):

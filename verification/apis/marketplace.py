@@ -15,11 +15,13 @@ from verification.idempotency import idempotent
 from verification.links import freelancer_url
 from verification.models import Case, ReasonCode
 from verification.services.cases import case_flag, case_withdraw
+from verification.throttles import MarketplaceThrottle
 
 
 class MarketplaceApi(APIView):
     authentication_classes = [MarketplaceKeyAuthentication]
     permission_classes = [IsMarketplace]
+    throttle_classes = [MarketplaceThrottle]
 
 
 _idempotency_parameter = OpenApiParameter(
@@ -41,7 +43,7 @@ class FreelancerInput(serializers.Serializer):
     external_id = serializers.CharField(max_length=100)
     email = serializers.EmailField()
     name = serializers.CharField(max_length=200)
-    timezone = serializers.CharField(max_length=64, validators=[timezone_name])
+    timezone = serializers.CharField(max_length=64, trim_whitespace=False, validators=[timezone_name])
     language = serializers.RegexField(
         r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16,
         error_messages={"invalid": "Use a language tag such as en, fr or pt-BR."},

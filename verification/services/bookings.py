@@ -1,7 +1,9 @@
 """The freelancer books, moves and cancels their call; calls we had to cancel are made good."""
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 
 from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken
@@ -18,8 +20,8 @@ from verification.errors import (
     EarlierTimeTaken,
     RescheduleNotAllowed,
 )
-from verification.models import BOOKABLE_STATUSES, Case, CaseStatus, EarlierTimeOffer
-from verification.selectors import case_booking_window, case_reschedules_left, iso
+from verification.models import BOOKABLE_STATUSES, CANCELLED_BY_FREELANCER, Case, CaseStatus, EarlierTimeOffer
+from verification.selectors import case_booking_is_a_change, case_booking_window, case_reschedules_left, iso
 from verification.services.audit import audit_record
 from verification.services.cases import case_lock, case_save, case_transition
 from verification.services.earlier import earlier_time_offer
@@ -41,6 +43,32 @@ def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> N
         )
 
 
+def _check_change_of_time(*, case: Case, now: datetime) -> None:
+    """A change of the call's time (a move, or a new booking after cancelling one) counts against
+    the policy's limit and comes at least BOOKING_CHANGE_COOLDOWN_SECONDS after the last change.
+    (A frozen freelancer's booking is never a change: `case_booking_is_a_change`.)"""
+    if case_reschedules_left(case) <= 0:
+        raise RescheduleNotAllowed(
+            "reschedule_limit_reached",
+            f"You have already changed the time of your call {case.policy.max_reschedules} times, the most "
+            f"allowed (cancelling and booking again counts as a change). If you need another time, ask for help "
+            f"from your case page.",
+        )
+    if case.time_changed_at is None:
+        return
+    wait = case.time_changed_at + timedelta(seconds=settings.BOOKING_CHANGE_COOLDOWN_SECONDS) - now
+    if wait > timedelta(0):
+        seconds = math.ceil(wait.total_seconds())
+        raise RescheduleNotAllowed("change_too_soon", f"You changed your call a moment ago. Wait {seconds} seconds "
+                                   f"before changing it again.", extra={"retry_after": seconds})
+
+
+def _count_change_of_time(case: Case, *, now: datetime) -> None:
+    case.reschedule_count += 1
+    case.time_changed_at = now
+    case_save(case, fields=["reschedule_count", "time_changed_at"], now=now)
+
+
 @transaction.atomic
 def case_booking_create(
     *, case_id, starts_at: datetime, language: str = "", phone: bool = False, actor: str, now: datetime
@@ -51,7 +79,12 @@ def case_booking_create(
         if case.status == CaseStatus.SCHEDULED:
             raise AlreadyBooked()
         raise CaseNotBookable(f"A case that is {case.get_status_display().lower()} cannot book a call.")
+    rebooking = case_booking_is_a_change(case)
+    if rebooking:
+        _check_change_of_time(case=case, now=now)
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
+    if rebooking:
+        _count_change_of_time(case, now=now)
     booking = scheduling_bookings.booking_create(
         case_ref=case.id, starts_at=starts_at, attendee_email=case.freelancer.email,
         attendee_name=case.freelancer.name, language=language, phone=phone, now=now,
@@ -72,19 +105,14 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
     current = booking_active_for(case_ref=case.id)
     if current is None:
         raise BookingNotFound()
-    if case_reschedules_left(case) <= 0:
-        raise RescheduleNotAllowed(
-            "reschedule_limit_reached",
-            f"You have used all {case.policy.max_reschedules} reschedules. You can still cancel and book a new time.",
-        )
     if current.starts_at - now < case.policy.reschedule_cutoff:
         raise RescheduleNotAllowed("too_close_to_call", f"Calls cannot be moved in the last "
                                    f"{case.policy.reschedule_cutoff} before they start. Join as planned.")
+    _check_change_of_time(case=case, now=now)
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
     before, left = iso(current.starts_at), current.starts_at
     booking = scheduling_bookings.booking_move(case_ref=case.id, starts_at=starts_at, now=now)
-    case.reschedule_count += 1
-    case_save(case, fields=["reschedule_count"], now=now)
+    _count_change_of_time(case, now=now)
     audit_record(case=case, actor=actor, action="rescheduled", now=now, before={"starts_at": before},
                  after={"starts_at": iso(booking.starts_at), "booking_id": str(booking.id)}, reason=reason)
     messages.booking_messages_enqueue(case, booking, kind="booking_moved", now=now)
@@ -110,7 +138,7 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
         raise BookingNotFound()
     if current.starts_at <= now:
         raise CaseNotBookable("The call has already started; it can no longer be cancelled.")
-    booking = scheduling_bookings.booking_cancel(case_ref=case.id, reason="cancelled_by_freelancer", now=now)
+    booking = scheduling_bookings.booking_cancel(case_ref=case.id, reason=CANCELLED_BY_FREELANCER, now=now)
     case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="booking_cancelled", reason="",
                     now=now, after={"booking_id": str(booking.id)})
     messages.booking_cancellation_enqueue(case, booking, by_us=False, now=now)
