@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from verification.claims import claims_verifiable
 from verification.models import CallRecord, ChecklistTemplate
 
 DEFAULT_ITEMS = [
@@ -30,7 +31,7 @@ def checklist_questions(call: CallRecord) -> list[dict]:
     questions = []
     for item in call.checklist.items:
         if item.get("per_claim"):
-            for claim in call.case.profile_claims[: item.get("max_claims", 3)]:
+            for claim in claims_verifiable(call.case.profile_claims)[: item.get("max_claims", 3)]:
                 questions.append({"key": f"fact:{claim['field']}", "label": f"{item['label']}: {claim['field']} = "
                                   f"{claim['value']}", "choices": item["choices"]})
         else:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
 
+from scheduling.screening import text_screen
 from verification import messages
 from verification.access import acts_for
 from verification.errors import RequestNotAllowed, ReviewNotAllowed
@@ -63,7 +64,9 @@ def case_appeal(*, case_id, statement: str, actor: str, now: datetime) -> Review
 @transaction.atomic
 def review_decide(*, review_id: int, user: User, decision: str, now: datetime, reason_code: str = "",
                   statement: str = "") -> Review:
-    """A reviewer decides. Never someone who was on the case's calls; only the assignee or an admin."""
+    """A reviewer decides. Never someone who was on the case's calls; only the assignee or an admin.
+    The statement is screened for protected characteristics before anything is written."""
+    text_screen(statement, field="statement")
     review = Review.objects.select_for_update().select_related("case").get(pk=review_id)
     if review.decided_at:
         raise ReviewNotAllowed("This review is already decided.")
