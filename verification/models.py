@@ -122,6 +122,11 @@ class GracePolicy(models.Model):
         default=DEFAULT_POLICY.link_days_after_close,
         help_text="The freelancer's link keeps working this long after the case ends.",
     )
+    link_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_POLICY.link_days, validators=[MinValueValidator(1)],
+        help_text="A freelancer link expires this many days after it was issued (every email carries a fresh one; "
+                  "the expired-link page mails a new one on request).",
+    )
     reminder_offsets_minutes = models.JSONField(
         default=default_reminder_offsets_minutes,
         help_text="Reminders before a booked call, in minutes, e.g. [1440, 60, 10].",

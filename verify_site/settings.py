@@ -257,3 +257,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- issue 14: privacy and links (docs/privacy.md, docs/security-links.md) ------------------
+# The fresh-link request is rate-limited with django-ratelimit; its counters live in the cache,
+# which is Redis when REDIS_URL is set (shared by every web process), else this process's memory.
+if REDIS_URL and "CACHES" not in globals():
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "verify"}}
+RATELIMIT_USE_CACHE = "default"
+LINK_RENEWAL_RATE = env.str("LINK_RENEWAL_RATE", default="3/h")  # fresh links mailed per case
+LINK_RENEWAL_RATE_PER_ADDRESS = env.str("LINK_RENEWAL_RATE_PER_ADDRESS", default="20/h")  # requests per client address
+# The presence code is an HMAC of the booking with this key (never computable from the join URL);
+# empty: a key derived from SECRET_KEY.
+PRESENCE_CODE_KEY = env.str("PRESENCE_CODE_KEY", default="")
+# Webhook endpoints must be https; plain http only to a loopback address, and only when this is on.
+WEBHOOK_HTTP_LOOPBACK = env.bool("WEBHOOK_HTTP_LOOPBACK", default=DEBUG)
+# Personal data of cases closed longer than this is erased by the daily retention task.
+PRIVACY_RETENTION_DAYS = env.int("PRIVACY_RETENTION_DAYS", default=365)
+# Keep freelancer tokens out of Django's own request logs (gunicorn's access log: gunicorn.conf.py).
+LOGGING["filters"] = {"tokens": {"()": "verify_site.logfilters.TokenFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["tokens"]

@@ -35,6 +35,7 @@ freelancer = [
     path("extension/", verification_views.extension, name="freelancer-extension-page"),
     path("accommodation/", verification_views.accommodation, name="freelancer-accommodation-page"),
     path("appeal/", verification_views.appeal, name="freelancer-appeal"),
+    path("new-link/", verification_views.link_renew, name="freelancer-link-renew"),
 ]
 
 console = [

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from scheduling.screening import text_screen
 from scheduling.selectors import booking_active_for
 from scheduling.services import bookings as scheduling_bookings
-from verification import messages, transitions
+from verification import links, messages, transitions
 from verification.claims import claims_checked
 from verification.deadlines.rules import grace_period
 from verification.errors import CaseAlreadyOpen, CaseBusy, CaseNotFound, IllegalTransition
@@ -149,5 +149,19 @@ def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case
     case.link_nonce = new_link_nonce()  # every earlier token stops matching
     case_save(case, fields=["link_nonce"], now=now)
     audit_record(case=case, actor=actor, action="link_revoked", now=now, reason=reason)
+    messages.new_link_enqueue(case, now=now)
+    return case
+
+
+@transaction.atomic
+def case_link_renew(*, token: str, now: datetime) -> Case:
+    """The freelancer asked for a fresh link from the expired-link page: a new link is mailed to
+    the address on record (never to one typed on the page), and earlier links stop working.
+    Refused (`LinkInvalid`, `LinkExpired`) for a forged or revoked token, or a case that ended
+    longer ago than the policy keeps its link. The caller rate-limits the requests."""
+    case, now = case_lock(links.case_for_renewal(token, now=now).id, now=now)
+    case.link_nonce = new_link_nonce()
+    case_save(case, fields=["link_nonce"], now=now)
+    audit_record(case=case, actor="freelancer", action="link_renewed", now=now)
     messages.new_link_enqueue(case, now=now)
     return case
