@@ -43,6 +43,8 @@ class Freelancer(models.Model):
     language = models.CharField(max_length=16, help_text="BCP 47 tag, e.g. en or pt-BR")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the contact details were erased (retention or an erase request).")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
@@ -201,6 +203,9 @@ class Case(models.Model):
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(help_text="When the last change of the case was decided.")
+    anonymised_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the case's personal data (free text, claims, standing, tokens) was erased.")
     version = models.PositiveBigIntegerField(
         default=1, db_default=1, editable=False,
         help_text="Goes up by one with every change of the case; messages and webhooks about a change are keyed "
@@ -228,6 +233,9 @@ class Case(models.Model):
             # Operations and /metrics: open cases by status, and the cases flagged in a period
             models.Index(fields=["status"], name="case_status_running_idx", condition=~Q(status__in=FINAL_STATUSES)),
             models.Index(fields=["created_at"], name="case_created_idx"),
+            # the retention task: closed cases whose personal data is still held
+            models.Index(fields=["closed_at"], name="case_retention_due_idx",
+                         condition=Q(closed_at__isnull=False, anonymised_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

@@ -277,3 +277,5 @@ PRIVACY_RETENTION_DAYS = env.int("PRIVACY_RETENTION_DAYS", default=365)
 # Keep freelancer tokens out of Django's own request logs (gunicorn's access log: gunicorn.conf.py).
 LOGGING["filters"] = {"tokens": {"()": "verify_site.logfilters.TokenFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["tokens"]
+CELERY_BEAT_SCHEDULE["privacy-retention"] = {"task": "verification.tasks.cases_retention_apply",
+                                             "schedule": 24 * 3600}
