@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from scheduling.screening import text_screen
 from verification.claims import claims_verifiable
 from verification.models import CallRecord, ChecklistTemplate
 
@@ -18,6 +19,15 @@ DEFAULT_ITEMS = [
     {"key": "close", "label": "Close: outcome told and the appeal route explained", "choices": ["yes", "no"]},
 ]
 
+
+
+def checklist_items_screen(items) -> None:
+    """A new checklist version never asks about the person: every label and choice is screened
+    like staff free text (`ProtectedTermsInText` names the item)."""
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict):
+            words = [str(item.get("label", "")), *map(str, item.get("choices", []) or [])]
+            text_screen(" ; ".join(words), field=f"item {index + 1} ({item.get('key', '?')})")
 
 
 def checklist_current(*, now: datetime) -> ChecklistTemplate:

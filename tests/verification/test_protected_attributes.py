@@ -245,3 +245,16 @@ def test_a_claim_stored_before_the_allow_list_is_never_asked_about(booked):
     call.case.refresh_from_db()
     keys = [q["key"] for q in checklist_questions(call)]
     assert "fact:country" in keys and "fact:gender" not in keys
+
+
+def test_a_checklist_version_that_asks_about_the_person_is_refused_in_the_admin(admin_client):
+    from verification.models import ChecklistTemplate
+
+    before = ChecklistTemplate.objects.count()
+    items = '[{"key": "g", "label": "Gender matches the profile", "choices": ["yes", "no"]}]'
+    page = admin_client.post("/admin/verification/checklisttemplate/add/", {"items": items})
+    assert page.status_code == 200 and "gender or sex" in page.content.decode()
+    assert ChecklistTemplate.objects.count() == before
+    ok = '[{"key": "id", "label": "The ID document is valid", "choices": ["yes", "no"]}]'
+    assert admin_client.post("/admin/verification/checklisttemplate/add/", {"items": ok}).status_code == 302
+    assert ChecklistTemplate.objects.count() == before + 1
