@@ -183,3 +183,18 @@ def test_the_export_and_erase_operations_are_in_the_schema(client, db):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     assert "/api/v1/freelancers/{external_id}/export" in schema
     assert "/api/v1/freelancers/{external_id}/erase" in schema
+
+
+def test_a_case_reopened_by_an_appeal_is_not_erased_whatever_its_old_closing_time(now):
+    from tests.factories import CaseFactory
+
+    appealed = CaseFactory(status=CaseStatus.IN_REVIEW, closed_at=now - timedelta(days=800))
+    assert cases_retention_apply(now=now)["cases_erased"] == 0
+    appealed.refresh_from_db()
+    assert appealed.anonymised_at is None and appealed.public_reason != ""
+
+
+def test_a_nul_in_the_external_id_is_a_404_not_a_500(marketplace, db):
+    for response in (marketplace.get("/api/v1/freelancers/%00/export"),
+                     marketplace.post("/api/v1/freelancers/%00/erase")):
+        assert response.status_code == 404 and response.json()["code"] == "freelancer_not_found"

@@ -89,8 +89,8 @@ def _freelancer_erase(freelancer: Freelancer, *, now: datetime) -> None:
 def case_retention_apply(*, case_id, now: datetime) -> bool:
     """One closed case past the retention period: erased (False if it was already, or is not due)."""
     case, now = case_lock(case_id, now=now)
-    if case.anonymised_at or not case.closed_at or case.closed_at > now - retention_period():
-        return False
+    if case.anonymised_at or not case.is_final or not case.closed_at or case.closed_at > now - retention_period():
+        return False  # already erased, reopened (an appeal), or not due
     _case_erase(case=case, actor="system", why="retention", now=now)
     freelancer = Freelancer.objects.select_for_update().get(pk=case.freelancer_id)
     held = Case.objects.filter(freelancer=freelancer, anonymised_at__isnull=True)
@@ -104,7 +104,8 @@ def cases_retention_apply(*, now: datetime, batch_size: int = 200) -> dict[str, 
     a run that stops half-way loses nothing and the next run carries on. Safe to run twice: an
     erased case is never touched again. Messages that were still on their way at erasure lose
     their content once done."""
-    due = (Case.objects.filter(closed_at__lt=now - retention_period(), anonymised_at__isnull=True)
+    due = (Case.objects.filter(status__in=FINAL_STATUSES, closed_at__lt=now - retention_period(),
+                               anonymised_at__isnull=True)
            .order_by("closed_at").values_list("id", flat=True))
     erased = 0
     while True:
@@ -124,6 +125,8 @@ def cases_retention_apply(*, now: datetime, batch_size: int = 200) -> dict[str, 
 
 
 def _freelancer_locked(external_id: str) -> Freelancer:
+    if "\x00" in external_id:  # PostgreSQL text cannot hold NUL: no freelancer has it
+        raise FreelancerNotFound()
     freelancer = Freelancer.objects.select_for_update().filter(external_id=external_id, erased_at__isnull=True).first()
     if freelancer is None:
         raise FreelancerNotFound()
