@@ -131,7 +131,10 @@ def _index(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
 
 _PROTECTED = _index(PROTECTED)
 _AMBIGUOUS = _index(AMBIGUOUS)
-_PHRASES = [(tuple(phrase.split()), category) for category, phrases in PHRASES.items() for phrase in phrases]
+_PHRASE_CATEGORY = {phrase: category for category, phrases in PHRASES.items() for phrase in phrases}
+_PHRASES = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(_PHRASE_CATEGORY, key=len, reverse=True))
+                      + r")\b")
+MAX_LENGTH = 5000  # every field that is screened is shorter; a longer text is refused before matching
 
 
 def _words(sentence: str) -> list[str]:
@@ -162,10 +165,8 @@ def protected_terms_found(text: str) -> list[Finding]:
             ambiguous = next((_AMBIGUOUS[form] for form in sorted(bases[position]) if form in _AMBIGUOUS), None)
             if ambiguous and _about_a_person(words, bases, position):
                 findings.setdefault(word, Finding(word, ambiguous))
-        joined = " ".join(words)
-        for phrase, category in _PHRASES:
-            if re.search(r"\b" + re.escape(" ".join(phrase)) + r"\b", joined):
-                findings.setdefault(" ".join(phrase), Finding(" ".join(phrase), category))
+        for match in _PHRASES.finditer(" ".join(words)):
+            findings.setdefault(match.group(1), Finding(match.group(1), _PHRASE_CATEGORY[match.group(1)]))
     return sorted(findings.values(), key=lambda f: f.word)
 
 
@@ -207,6 +208,8 @@ class ProtectedTermsInText(DomainError):
 def text_screen(text: str, *, field: str) -> str:
     """Refuse (raise) a free text that mentions a protected characteristic; return it unchanged otherwise.
     Call it before anything is written."""
+    if len(text or "") > MAX_LENGTH:
+        raise DomainError(f"The {field.replace('_', ' ')} is too long (at most {MAX_LENGTH} characters).")
     findings = protected_terms_found(text or "")
     if findings:
         raise ProtectedTermsInText(field=field, findings=findings)

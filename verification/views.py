@@ -106,6 +106,7 @@ def _base_context(case, token: str) -> dict:
         "self_extension_days": case.policy.self_extension_days,
         "refusal": overview.refusal,
         "review_by": local_time(overview.review_by, zone),
+        "retention_days": settings.PRIVACY_RETENTION_DAYS,
     }
 
 

@@ -198,3 +198,12 @@ def test_a_nul_in_the_external_id_is_a_404_not_a_500(marketplace, db):
     for response in (marketplace.get("/api/v1/freelancers/%00/export"),
                      marketplace.post("/api/v1/freelancers/%00/erase")):
         assert response.status_code == 404 and response.json()["code"] == "freelancer_not_found"
+
+
+@override_settings(PRIVACY_RETENTION_DAYS=180)
+def test_the_freelancer_is_told_how_long_their_data_is_kept(client, now, frozen_clock):
+    from tests.factories import CaseFactory
+
+    case = CaseFactory()
+    page = client.get(f"/c/{freelancer_token(case)}/").content.decode()
+    assert "erased 180 days after it ends" in page

@@ -258,3 +258,15 @@ def test_a_checklist_version_that_asks_about_the_person_is_refused_in_the_admin(
     ok = '[{"key": "id", "label": "The ID document is valid", "choices": ["yes", "no"]}]'
     assert admin_client.post("/admin/verification/checklisttemplate/add/", {"items": ok}).status_code == 302
     assert ChecklistTemplate.objects.count() == before + 1
+
+
+def test_a_huge_text_is_refused_at_once_not_matched():
+    import time
+
+    from scheduling.errors import DomainError
+    from scheduling.screening import text_screen
+
+    started = time.monotonic()
+    with pytest.raises(DomainError, match="too long") as refused:
+        text_screen("The ID document was checked. " * 100_000, field="note")
+    assert refused.value.status_code == 400 and time.monotonic() - started < 0.5
