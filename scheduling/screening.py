@@ -32,7 +32,7 @@ PROTECTED: dict[str, tuple[str, ...]] = {
     ),
     "race, ethnicity or skin": (
         "race", "racial", "ethnic", "ethnicity", "skin", "complexion", "caucasian", "asian", "african", "hispanic",
-        "latino", "latina", "arab", "negro", "mixed-race",
+        "latino", "latina", "arab", "negro",
     ),
     "appearance": (
         "appearance", "attractive", "unattractive", "ugly", "beautiful", "handsome", "hair", "hairstyle", "bald",
@@ -50,7 +50,7 @@ PROTECTED: dict[str, tuple[str, ...]] = {
         "buddhist", "sikh", "atheist", "hijab", "niqab", "burqa", "turban", "headscarf", "veil", "kippah",
         "yarmulke", "crucifix", "church", "mosque", "synagogue", "prayer",
     ),
-    "accent or fluency": ("accent", "fluent", "fluency", "pronunciation", "dialect", "foreign-sounding"),
+    "accent or fluency": ("accent", "fluent", "fluency", "pronunciation", "dialect"),
     "sexual orientation or family": (
         "gay", "lesbian", "homosexual", "heterosexual", "bisexual", "queer", "married", "divorced", "widow",
         "widowed", "husband", "wife", "boyfriend", "girlfriend",
@@ -59,12 +59,13 @@ PROTECTED: dict[str, tuple[str, ...]] = {
 
 # phrases (as word sequences) refused wherever they appear
 PHRASES: dict[str, tuple[str, ...]] = {
+    "race, ethnicity or skin": ("mixed race",),
     "appearance": ("good looking", "his looks", "her looks", "their looks", "looked like a", "dressed like",
                    "skin tone", "eye colour", "eye color"),
     "age": ("years old", "year old", "his age", "her age", "their age", "too young", "looked young",
             "looks young", "looked old", "looks old"),
     "accent or fluency": ("broken english", "native speaker", "non native", "mother tongue", "poor english",
-                          "spoke with a", "speaks with a"),
+                          "spoke with a", "speaks with a", "foreign sounding"),
     "religion or belief": ("wore a cross", "wears a cross", "wearing a cross", "cross necklace", "cross pendant"),
     "disability or health": ("sign language", "is mute", "was mute", "hard of hearing"),
 }
@@ -98,30 +99,25 @@ _IRREGULAR = {
     "kids": "kid", "guys": "guy", "elder": "old", "elders": "old", "eldest": "old", "sicker": "sick",
     "crutches": "crutch", "widows": "widow",
 }
-_SUFFIXES = ("'s", "’s", "s", "es", "ies", "ed", "d", "ing", "ly", "er", "est", "ness", "ity")
+_SUFFIXES = ("s", "es", "ies", "ed", "d", "ing", "ly", "er", "est", "ness")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _SENTENCE = re.compile(r"[.!?;:\n]+")
 
 
 def _forms(word: str) -> set[str]:
-    """The word and the base forms it may be an inflection of."""
-    forms = {word}
-    if word in _IRREGULAR:
-        forms.add(_IRREGULAR[word])
+    """The word and the base forms it may be an inflection of ("accented" -> "accent", "aged" ->
+    "age", "disabilities" -> "disability", "fatter" -> "fat", "women" -> "woman")."""
+    forms = {word, _IRREGULAR.get(word, word)}
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 2:
             stem = word[: -len(suffix)]
             forms.add(stem)
             if suffix == "ies":
                 forms.add(stem + "y")
-            if suffix in ("ed", "ing", "er", "est", "ity"):
-                forms.add(stem + "e")  # "aged" -> "age", "disabilities" via "ity" -> "disabil"+"e" (harmless)
-            if suffix == "ity":
-                forms.add(stem + "ity")
+            if suffix in ("ed", "ing", "er", "est"):
+                forms.add(stem + "e")
             if len(stem) >= 3 and stem[-1] == stem[-2]:
-                forms.add(stem[:-1])  # "taller" -> "tall" stays; "fatter" -> "fatt" -> "fat"
-    if word.endswith("ies") and len(word) > 4:
-        forms.add(word[:-3] + "y")  # "disabilities" -> "disability"
+                forms.add(stem[:-1])
     return forms
 
 
