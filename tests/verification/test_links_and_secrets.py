@@ -115,6 +115,9 @@ def test_the_expired_link_page_mails_a_fresh_link_to_the_address_on_record(clien
 
 @override_settings(LINK_RENEWAL_RATE="3/h")
 def test_fresh_links_are_rate_limited_per_case_with_a_429(client, now):
+    from django.core.cache import caches
+
+    assert type(caches["default"]).__name__ == "RedisCache"  # counted in Redis, shared by every web process
     case = frozen_case(now)
     with time_machine.travel(now, tick=False):
         answers = []
