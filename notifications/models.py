@@ -1,8 +1,39 @@
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .keys import MessageKey
+
+
+def webhook_url_refusal(url: str) -> str | None:
+    """Why a webhook URL is refused, or None: https only; plain http only to a loopback address
+    when `WEBHOOK_HTTP_LOOPBACK` is on (development, tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and settings.WEBHOOK_HTTP_LOOPBACK and _is_loopback(parts.hostname or ""):
+        return None
+    return "A webhook endpoint must use https:// (plain http only to a loopback address in development)."
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_webhook_url(url: str) -> None:
+    refusal = webhook_url_refusal(url)
+    if refusal:
+        raise ValidationError(refusal)
 
 
 class MessageStatus(models.TextChoices):
@@ -95,7 +126,8 @@ class WebhookEndpoint(models.Model):
     retried with backoff, logged with its attempts and last error."""
 
     name = models.CharField(max_length=100)
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[validate_webhook_url],
+                          help_text="https://... (plain http only to a loopback address, in development).")
     secret = models.CharField(max_length=128, default=_webhook_secret,
                               help_text="Shared secret for the HMAC-SHA256 signature; give it to the receiver.")
     events = models.JSONField(default=list, blank=True, help_text=f"Empty: all of {', '.join(WEBHOOK_EVENTS)}.")

@@ -314,3 +314,19 @@ def message_retry(*, message_id: int, now: datetime) -> None:
     """Admin: send a FAILED message again now."""
     OutboxMessage.objects.filter(pk=message_id, status=MessageStatus.FAILED).update(
         status=MessageStatus.PENDING, due_at=now, attempts=0, updated_at=now)
+
+
+_DONE = (MessageStatus.SENT, MessageStatus.SKIPPED, MessageStatus.FAILED)
+
+
+def outbox_anonymise(*, case_refs: Iterable[UUID], now: datetime) -> int:
+    """Retention or an erase request: emails still waiting for these cases are never sent, and
+    every message that is done (sent, skipped, failed) loses its recipient and content; its kind,
+    status, times and attempts stay. A message a worker is sending right now, or a webhook still
+    on its way, keeps its content until it is done (the retention task comes back to it)."""
+    case_refs = list(case_refs)
+    OutboxMessage.objects.filter(case_ref__in=case_refs, status=MessageStatus.PENDING).exclude(
+        kind__startswith="webhook:").update(status=MessageStatus.SKIPPED, skip_reason="personal data erased",
+                                            updated_at=now)
+    return (OutboxMessage.objects.filter(case_ref__in=case_refs, status__in=_DONE)
+            .exclude(recipient="", context={}).update(recipient="", context={}, updated_at=now))

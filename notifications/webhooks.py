@@ -13,7 +13,7 @@ import urllib.request
 import uuid
 from datetime import datetime
 
-from .models import OutboxMessage, WebhookEndpoint
+from .models import OutboxMessage, WebhookEndpoint, webhook_url_refusal
 
 _NAMESPACE = uuid.UUID("7d5bb0c2-4b0e-4a43-9d43-3e1c7b8f2a10")
 TIMEOUT_SECONDS = 10
@@ -41,6 +41,9 @@ def endpoint_active(message: OutboxMessage, now: datetime) -> str | None:
 
 def webhook_deliver(message: OutboxMessage, *, now: datetime) -> None:
     endpoint = WebhookEndpoint.objects.get(pk=message.context["endpoint_id"])
+    refusal = webhook_url_refusal(endpoint.url)
+    if refusal:  # an endpoint saved before https was required, or the setting changed: never sent in clear
+        raise WebhookFailed(f"not sent to {endpoint.url}: {refusal}")
     body = json.dumps(message.context["body"], separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(now.timestamp()))
     request = urllib.request.Request(  # noqa: S310 - the URL is an admin-configured https/http endpoint

@@ -4,12 +4,12 @@ UID is stable for the booking's life and SEQUENCE is the booking's; a moved book
 REQUEST with a higher SEQUENCE, a cancelled one a CANCEL with STATUS:CANCELLED.
 """
 
-import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.utils.crypto import salted_hmac
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from scheduling.models import Booking, BookingStatus, Representative
@@ -33,8 +33,12 @@ def phone_route(booking: Booking) -> dict[str, str] | None:
 
 def presence_code(booking: Booking) -> str:
     """A short code shown on the freelancer's page during the call; the representative's checklist
-    asks them to read it out, which shows the person on the call holds the link."""
-    digest = hashlib.sha256(f"presence:{booking.join_token}".encode()).hexdigest()
+    asks them to read it out, which shows the person on the call holds the link.
+
+    An HMAC of the booking with a server key (`PRESENCE_CODE_KEY`, else one derived from
+    SECRET_KEY): nobody holding only the join URL (or the invite) can compute it."""
+    digest = salted_hmac("scheduling.presence-code", f"{booking.id}", secret=settings.PRESENCE_CODE_KEY or None,
+                         algorithm="sha256").hexdigest()
     return f"{int(digest, 16) % 10_000:04d}"
 
 

@@ -4,6 +4,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from scheduling.errors import DomainError
+from verification.checklist import checklist_items_screen
 from verification.deadlines.services import case_extend, case_unfreeze
 from verification.models import (
     AuditEvent,
@@ -195,10 +196,26 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
+class ChecklistTemplateForm(forms.ModelForm):
+    class Meta:
+        model = ChecklistTemplate
+        fields = ["items"]
+
+    def clean_items(self):
+        items = self.cleaned_data["items"]
+        try:
+            checklist_items_screen(items)
+        except DomainError as refusal:
+            raise forms.ValidationError(refusal.detail) from None
+        return items
+
+
 @admin.register(ChecklistTemplate)
 class ChecklistTemplateAdmin(admin.ModelAdmin):
-    """Editing a checklist saves a new version; calls keep the version they started with."""
+    """Editing a checklist saves a new version; calls keep the version they started with. No item
+    may ask about the person (labels and choices are screened)."""
 
+    form = ChecklistTemplateForm
     list_display = ["version", "created_at", "created_by"]
     readonly_fields = ["version", "created_at", "created_by"]
 

@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from scheduling.screening import text_screen
+from verification.claims import claims_verifiable
 from verification.models import CallRecord, ChecklistTemplate
 
 DEFAULT_ITEMS = [
@@ -19,6 +21,15 @@ DEFAULT_ITEMS = [
 
 
 
+def checklist_items_screen(items) -> None:
+    """A new checklist version never asks about the person: every label and choice is screened
+    like staff free text (`ProtectedTermsInText` names the item)."""
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict):
+            words = [str(item.get("label", "")), *map(str, item.get("choices", []) or [])]
+            text_screen(" ; ".join(words), field=f"item {index + 1} ({item.get('key', '?')})")
+
+
 def checklist_current(*, now: datetime) -> ChecklistTemplate:
     """The newest checklist version; the default one if none exists yet."""
     return ChecklistTemplate.objects.order_by("-version").first() or ChecklistTemplate.objects.get_or_create(
@@ -30,7 +41,7 @@ def checklist_questions(call: CallRecord) -> list[dict]:
     questions = []
     for item in call.checklist.items:
         if item.get("per_claim"):
-            for claim in call.case.profile_claims[: item.get("max_claims", 3)]:
+            for claim in claims_verifiable(call.case.profile_claims)[: item.get("max_claims", 3)]:
                 questions.append({"key": f"fact:{claim['field']}", "label": f"{item['label']}: {claim['field']} = "
                                   f"{claim['value']}", "choices": item["choices"]})
         else:

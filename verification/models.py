@@ -43,6 +43,8 @@ class Freelancer(models.Model):
     language = models.CharField(max_length=16, help_text="BCP 47 tag, e.g. en or pt-BR")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the contact details were erased (retention or an erase request).")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.external_id})"
@@ -121,6 +123,11 @@ class GracePolicy(models.Model):
     link_days_after_close = models.PositiveSmallIntegerField(
         default=DEFAULT_POLICY.link_days_after_close,
         help_text="The freelancer's link keeps working this long after the case ends.",
+    )
+    link_days = models.PositiveSmallIntegerField(
+        default=DEFAULT_POLICY.link_days, validators=[MinValueValidator(1)],
+        help_text="A freelancer link expires this many days after it was issued (every email carries a fresh one; "
+                  "the expired-link page mails a new one on request).",
     )
     reminder_offsets_minutes = models.JSONField(
         default=default_reminder_offsets_minutes,
@@ -204,6 +211,9 @@ class Case(models.Model):
         default=False, db_default=False,
         help_text="The freelancer asked to be told when a time earlier than their booked call opens.",
     )
+    anonymised_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the case's personal data (free text, claims, standing, tokens) was erased.")
     version = models.PositiveBigIntegerField(
         default=1, db_default=1, editable=False,
         help_text="Goes up by one with every change of the case; messages and webhooks about a change are keyed "
@@ -234,6 +244,9 @@ class Case(models.Model):
             # earlier times: the opted-in cases with a booked call, most urgent deadline first
             models.Index(fields=["deadline_at"], name="case_wants_earlier_idx",
                          condition=Q(wants_earlier=True, status=CaseStatus.SCHEDULED)),
+            # the retention task: closed cases whose personal data is still held
+            models.Index(fields=["closed_at"], name="case_retention_due_idx",
+                         condition=Q(closed_at__isnull=False, anonymised_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

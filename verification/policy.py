@@ -32,6 +32,7 @@ class Policy:
     rep_no_show_margin_minutes: int = 5
     review_days: int = 5
     link_days_after_close: int = 30
+    link_days: int = 30  # a freelancer link expires this long after it was issued
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> "Policy":
@@ -75,6 +76,10 @@ class Policy:
     @property
     def link_lifetime_after_close(self) -> timedelta:
         return timedelta(days=self.link_days_after_close)
+
+    @property
+    def link_lifetime(self) -> timedelta:
+        return timedelta(days=self.link_days)
 
 
 DEFAULT_POLICY = Policy()

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from verification.deadlines import services as deadlines
 from verification.idempotency import idempotency_records_prune
-from verification.services import bookings, no_shows
+from verification.services import bookings, no_shows, privacy
 
 
 @shared_task
@@ -38,3 +38,9 @@ def bookings_rep_no_show_detect() -> int:
 def idempotency_keys_prune() -> int:
     """Daily: Idempotency-Keys older than a week are forgotten."""
     return idempotency_records_prune(now=timezone.now())
+
+
+@shared_task
+def cases_retention_apply() -> dict[str, int]:
+    """Daily: personal data of cases closed longer than PRIVACY_RETENTION_DAYS is erased (audited)."""
+    return privacy.cases_retention_apply(now=timezone.now())

@@ -5,6 +5,7 @@ import zoneinfo
 from functools import partial, wraps
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language_info, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from notifications.timefmt import local_time
 from scheduling.errors import DomainError, SlotTaken
@@ -20,7 +22,7 @@ from scheduling.selectors import booking_latest_for, languages_offered
 from verification import booking_page, selectors
 from verification.deadlines.services import case_extension_request
 from verification.errors import EarlierOfferNotFound, EarlierTimeTaken
-from verification.links import LinkExpired, LinkInvalid, case_from_token
+from verification.links import LinkExpired, LinkInvalid, case_from_token, link_case_ref
 from verification.models import AccommodationNeed, RequestKind
 from verification.services.bookings import (
     case_booking_cancel,
@@ -28,6 +30,7 @@ from verification.services.bookings import (
     case_earlier_time_accept,
     case_earlier_times_set,
 )
+from verification.services.cases import case_link_renew
 from verification.services.requests import case_request_create
 from verification.services.reviews import case_appeal
 
@@ -44,13 +47,48 @@ def with_case(view):
     def wrapper(request, token: str, *args, **kwargs):
         try:
             case = case_from_token(token, now=timezone.now())
-        except LinkExpired:
-            return render(request, "verification/freelancer/link_problem.html", {"expired": True}, status=410)
-        except LinkInvalid:
-            return render(request, "verification/freelancer/link_problem.html", {"expired": False}, status=404)
+        except (LinkExpired, LinkInvalid) as problem:
+            return _link_problem(request, problem, token)
         return view(request, case, token, *args, **kwargs)
 
     return wrapper
+
+
+def _link_problem(request, problem: LinkExpired | LinkInvalid, token: str, *, status: int | None = None):
+    expired = isinstance(problem, LinkExpired)
+    return render(request, "verification/freelancer/link_problem.html", {
+        "expired": expired, "renewable": expired and problem.renewable, "token": token,
+    }, status=status or (410 if expired else 404))
+
+
+def _renewal_rate(group, request) -> str:
+    return settings.LINK_RENEWAL_RATE
+
+
+def _renewal_rate_per_address(group, request) -> str:
+    return settings.LINK_RENEWAL_RATE_PER_ADDRESS
+
+
+def _renewal_case(group, request) -> str:
+    return link_case_ref(request.resolver_match.kwargs["token"])
+
+
+@require_POST
+@ratelimit(group="link-renewal:case", key=_renewal_case, rate=_renewal_rate, method="POST", block=False)
+@ratelimit(group="link-renewal:address", key="ip", rate=_renewal_rate_per_address, method="POST", block=False)
+def link_renew(request, token):
+    """The expired-link page's button: mail a fresh link to the address on record (rate-limited
+    per case and per address, counted in the cache)."""
+    if request.limited:
+        response = render(request, "verification/freelancer/link_problem.html",
+                          {"expired": True, "limited": True, "token": token}, status=429)
+        response["Retry-After"] = "3600"
+        return response
+    try:
+        case_link_renew(token=token, now=timezone.now())
+    except (LinkExpired, LinkInvalid) as problem:
+        return _link_problem(request, problem, token)
+    return render(request, "verification/freelancer/link_problem.html", {"expired": True, "renewed": True})
 
 
 def _base_context(case, token: str) -> dict:
@@ -75,6 +113,7 @@ def _base_context(case, token: str) -> dict:
         "self_extension_days": case.policy.self_extension_days,
         "refusal": overview.refusal,
         "review_by": local_time(overview.review_by, zone),
+        "retention_days": settings.PRIVACY_RETENTION_DAYS,
     }
 
 

@@ -338,3 +338,22 @@ CALENDAR_FEED_PAST_DAYS = env.int("CALENDAR_FEED_PAST_DAYS", default=7)
 CALENDAR_FEED_CANCELLED_DAYS = env.int("CALENDAR_FEED_CANCELLED_DAYS", default=14)
 EARLIER_TIMES_OFFERS_PER_TIME = env.int("EARLIER_TIMES_OFFERS_PER_TIME", default=3)
 EARLIER_TIMES_STAGGER_MINUTES = env.int("EARLIER_TIMES_STAGGER_MINUTES", default=10)
+
+# --- issue 14: privacy and links (docs/privacy.md, docs/security-links.md) ------------------
+# The fresh-link request is rate-limited with django-ratelimit; its counters live in the cache,
+# (CACHES above: Redis when REDIS_URL is set, shared by every web process).
+RATELIMIT_USE_CACHE = "default"
+LINK_RENEWAL_RATE = env.str("LINK_RENEWAL_RATE", default="3/h")  # fresh links mailed per case
+LINK_RENEWAL_RATE_PER_ADDRESS = env.str("LINK_RENEWAL_RATE_PER_ADDRESS", default="20/h")  # requests per client address
+# The presence code is an HMAC of the booking with this key (never computable from the join URL);
+# empty: a key derived from SECRET_KEY.
+PRESENCE_CODE_KEY = env.str("PRESENCE_CODE_KEY", default="")
+# Webhook endpoints must be https; plain http only to a loopback address, and only when this is on.
+WEBHOOK_HTTP_LOOPBACK = env.bool("WEBHOOK_HTTP_LOOPBACK", default=DEBUG)
+# Personal data of cases closed longer than this is erased by the daily retention task.
+PRIVACY_RETENTION_DAYS = env.int("PRIVACY_RETENTION_DAYS", default=365)
+# Keep freelancer tokens out of Django's own request logs (gunicorn's access log: gunicorn.conf.py).
+LOGGING["filters"] = {"tokens": {"()": "verify_site.logfilters.TokenFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["tokens"]
+CELERY_BEAT_SCHEDULE["privacy-retention"] = {"task": "verification.tasks.cases_retention_apply",
+                                             "schedule": 24 * 3600}

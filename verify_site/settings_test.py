@@ -19,6 +19,7 @@ def _answers(port: int) -> bool:
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("WEBHOOK_HTTP_LOOPBACK", "true")  # the tests' webhook receivers listen on 127.0.0.1
 if "DATABASE_URL" not in os.environ and _answers(5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/verify_site"
 if "REDIS_URL" not in os.environ and _answers(6379):

@@ -18,6 +18,10 @@ api_v1 = [
     path("cases/<uuid:case_id>/withdraw", marketplace.CaseWithdrawApi.as_view(), name="api-case-withdraw"),
     path("freelancers/<str:external_id>/eligibility", marketplace.EligibilityApi.as_view(),
          name="api-freelancer-eligibility"),
+    path("freelancers/<str:external_id>/export", marketplace.FreelancerExportApi.as_view(),
+         name="api-freelancer-export"),
+    path("freelancers/<str:external_id>/erase", marketplace.FreelancerEraseApi.as_view(),
+         name="api-freelancer-erase"),
     path("case", freelancer_api.FreelancerCaseApi.as_view(), name="api-freelancer-case"),
     path("case/availability", freelancer_api.FreelancerAvailabilityApi.as_view(), name="api-freelancer-availability"),
     path("case/booking", freelancer_api.FreelancerBookingApi.as_view(), name="api-freelancer-booking"),
@@ -38,6 +42,7 @@ freelancer = [
     path("extension/", verification_views.extension, name="freelancer-extension-page"),
     path("accommodation/", verification_views.accommodation, name="freelancer-accommodation-page"),
     path("appeal/", verification_views.appeal, name="freelancer-appeal"),
+    path("new-link/", verification_views.link_renew, name="freelancer-link-renew"),
 ]
 
 console = [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 
 from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken
-from scheduling.models import Booking, BookingStatus, Displacement, Slot
+from scheduling.models import Booking, BookingStatus, Displacement, Slot, _dial_in_pin, _join_token
 from scheduling.selectors import free_time_alternatives
 
 
@@ -211,3 +211,18 @@ def booking_finish(*, booking_id, reason: str = "", now: datetime) -> bool:
     Returns False if it was not active."""
     return Booking.objects.filter(pk=booking_id, status=BookingStatus.ACTIVE).update(
         status=BookingStatus.DONE, cancel_reason=reason, updated_at=now) == 1
+
+
+def bookings_anonymise(*, case_ref, now: datetime) -> int:
+    """Retention or an erase request: the attendee's contact details and the join secrets (join
+    token, dial-in PIN) of a case's bookings are replaced; times, status and representative stay
+    for the statistics. The caller holds the case (it is closed: no booking is active)."""
+    bookings = list(Booking.objects.select_for_update().filter(case_ref=case_ref).exclude(attendee_email="",
+                                                                                             attendee_name=""))
+    for booking in bookings:
+        booking.attendee_email, booking.attendee_name = "", ""
+        booking.join_token, booking.dial_in_pin = _join_token(), _dial_in_pin()
+        booking.updated_at = now
+    Booking.objects.bulk_update(bookings, ["attendee_email", "attendee_name", "join_token", "dial_in_pin",
+                                           "updated_at"])
+    return len(bookings)

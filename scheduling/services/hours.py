@@ -4,6 +4,7 @@ from datetime import datetime, time
 
 from scheduling.errors import HoursInvalid
 from scheduling.models import TimeOff, WorkingHours
+from scheduling.screening import text_screen
 from scheduling.services.slots import SyncResult, atomic_or_busy, representative_slots_sync
 
 
@@ -25,6 +26,7 @@ def working_hours_remove(*, representative_id: int, hours_id: int, now: datetime
 @atomic_or_busy()
 def time_off_add(*, representative_id: int, starts_at: datetime, ends_at: datetime, note: str, now: datetime
                  ) -> SyncResult:
+    text_screen(note, field="note")
     if starts_at >= ends_at:
         raise HoursInvalid("Time off must end after it starts.")
     TimeOff.objects.create(representative_id=representative_id, starts_at=starts_at, ends_at=ends_at, note=note)

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 
 from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus
+from scheduling.screening import ProtectedTermsInText
 from tests.factories import CaseFactory, UserFactory
 from tests.helpers import client_for, make_reps
 from verification.checklist import checklist_questions
@@ -137,7 +138,7 @@ def test_escalation_notes_about_protected_characteristics_are_refused_and_change
     reviewer()
     call_start(booking_id=booking.id, user=rep, now=at_start(booking))
     for note in ("She looked too young for the photo", "strong accent, not fluent", "wearing a hijab"):
-        with pytest.raises(CallNotAllowed, match="Use the checklist answers and a closed reason"):
+        with pytest.raises(ProtectedTermsInText, match="nothing about appearance or a protected characteristic"):
             call_outcome(booking_id=booking.id, user=rep, outcome=Outcome.ESCALATED, now=at_start(booking, 2),
                                note=note)
     case.refresh_from_db()

@@ -15,6 +15,7 @@ from verification.idempotency import idempotent
 from verification.links import freelancer_url
 from verification.models import Case, ReasonCode
 from verification.services.cases import case_flag, case_withdraw
+from verification.services.privacy import freelancer_erase, freelancer_export
 from verification.throttles import MarketplaceThrottle
 
 
@@ -128,3 +129,41 @@ class EligibilityApi(MarketplaceApi):
     def get(self, request, external_id):
         eligibility = selectors.freelancer_eligibility(external_id=external_id, now=timezone.now())
         return Response(self.OutputSerializer(eligibility).data)
+
+
+class FreelancerExportApi(MarketplaceApi):
+    """Everything held about a freelancer (right of access), as JSON. Audited on each case."""
+
+    class OutputSerializer(serializers.Serializer):
+        exported_at = serializers.DateTimeField()
+        freelancer = inline_serializer("ExportFreelancer", {
+            "external_id": serializers.CharField(), "email": serializers.EmailField(),
+            "name": serializers.CharField(), "timezone": serializers.CharField(),
+            "language": serializers.CharField(), "created_at": serializers.DateTimeField(),
+            "updated_at": serializers.DateTimeField()})
+        cases = serializers.ListField(child=serializers.DictField(), help_text=(
+            "Each case: its facts (reason, claims, standing, dates), requests, bookings, calls, reviews, "
+            "audit trail and the emails sent about it."))
+
+    @extend_schema(responses={200: OutputSerializer}, summary="Export everything held about a freelancer")
+    def get(self, request, external_id):
+        return Response(freelancer_export(external_id=external_id, actor=marketplace_actor(request),
+                                          now=timezone.now()))
+
+
+class FreelancerEraseApi(MarketplaceApi):
+    """Erase a freelancer's personal data (right to erasure): 409 `freelancer_case_open` while a
+    case is open; afterwards the external id is unknown (404 `freelancer_not_found`)."""
+
+    class OutputSerializer(serializers.Serializer):
+        erased_at = serializers.DateTimeField()
+        cases = serializers.IntegerField(help_text="Cases whose personal data was erased by this request.")
+
+    @extend_schema(request=None, responses={200: OutputSerializer}, parameters=[_idempotency_parameter],
+                   summary="Erase a freelancer's personal data")
+    def post(self, request, external_id):
+        def erase() -> Response:
+            result = freelancer_erase(external_id=external_id, actor=marketplace_actor(request), now=timezone.now())
+            return Response(self.OutputSerializer(result).data)
+
+        return idempotent(request, erase)

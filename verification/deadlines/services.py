@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from notifications.selectors import messages_sent_at
+from scheduling.screening import text_screen
 from verification import messages
 from verification.deadlines.guards import freeze_guard_failures
 from verification.deadlines.rules import deadline_after_notice, notice_key
@@ -138,6 +139,7 @@ def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
 @transaction.atomic
 def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int | None = None) -> Case:
     """Admin: extend by `hours`, or by the policy's guard extension."""
+    text_screen(reason, field="reason")
     case, now = case_lock(case_id, now=now)
     if case.is_final:
         raise ExtensionNotAllowed("This case has ended.")
@@ -148,6 +150,7 @@ def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int |
 @transaction.atomic
 def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """Admin: lift a freeze; the new deadline gives the freelancer the policy's extension."""
+    text_screen(reason, field="reason")
     case, now = case_lock(case_id, now=now)
     case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="unfrozen", reason=reason, now=now)
     case.frozen_at = None

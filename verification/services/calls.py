@@ -7,12 +7,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from scheduling.models import Booking
+from scheduling.screening import text_screen
 from scheduling.services.bookings import booking_finish
 from verification.access import acts_for
 from verification.checklist import checklist_current, checklist_questions
 from verification.errors import CallNotAllowed
 from verification.models import AccommodationNeed, CallRecord, Case
-from verification.protected_terms import protected_terms_in
 from verification.services.audit import audit_record
 from verification.services.cases import case_lock, case_save
 from verification.services.outcomes import OUTCOMES, Effect
@@ -73,7 +73,9 @@ def _answers_record(call: CallRecord, answers: dict[str, str]) -> None:
 def call_record(*, booking_id, user: User, answers: dict[str, str], now: datetime, outcome: str = "",
                 note: str = "", need: str = "") -> CallRecord:
     """What the representative saved on the call page: checklist answers, and the outcome if one
-    was chosen. All or nothing: a refused outcome keeps the answers unsaved too."""
+    was chosen. All or nothing: a refused outcome keeps the answers unsaved too. The note is
+    screened for protected characteristics before anything is written."""
+    text_screen(note, field="note")
     call = _call_for(booking_id=booking_id, user=user)
     _answers_record(call, answers)
     if outcome:
@@ -84,7 +86,9 @@ def call_record(*, booking_id, user: User, answers: dict[str, str], now: datetim
 @transaction.atomic
 def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: str = "",
                  need: str = AccommodationNeed.NO_CAMERA) -> CallRecord:
-    """Record the outcome of a call and move the case accordingly (`OUTCOMES`)."""
+    """Record the outcome of a call and move the case accordingly (`OUTCOMES`). Whatever the outcome,
+    its note goes into the audit log: it is screened first (`scheduling.screening`)."""
+    text_screen(note, field="note")
     call = _call_for(booking_id=booking_id, user=user)
     if call.outcome:
         raise CallNotAllowed("The outcome of this call is already recorded.")
@@ -102,14 +106,8 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
         unanswered = [q["label"] for q in checklist_questions(call) if q["key"] not in call.answers]
         if unanswered:
             raise CallNotAllowed(f"Answer every checklist item first ({len(unanswered)} left).")
-    if rule.keeps_note:
-        terms = protected_terms_in(note)
-        if terms:
-            raise CallNotAllowed(
-                f"The note mentions {', '.join(terms)}: nothing about appearance or protected characteristics "
-                "is recorded. Use the checklist answers and a closed reason instead.")
-        if len(note) > NOTE_MAX:
-            raise CallNotAllowed(f"Keep the note under {NOTE_MAX} characters.")
+    if len(note) > NOTE_MAX:
+        raise CallNotAllowed(f"Keep the note under {NOTE_MAX} characters.")
     actor = f"user:{user.get_username()}"
     call.outcome, call.outcome_at, call.escalation_note = outcome, now, note if rule.keeps_note else ""
     call.outcome_by = user

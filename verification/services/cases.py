@@ -6,9 +6,11 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from scheduling.screening import text_screen
 from scheduling.selectors import booking_active_for
 from scheduling.services import bookings as scheduling_bookings
-from verification import messages, transitions
+from verification import links, messages, transitions
+from verification.claims import claims_checked
 from verification.deadlines.rules import grace_period
 from verification.errors import CaseAlreadyOpen, CaseBusy, CaseNotFound, IllegalTransition
 from verification.models import FINAL_STATUSES, Case, CaseStatus, Freelancer, new_link_nonce
@@ -76,7 +78,9 @@ def case_flag(
 ) -> Case:
     """Open a case for a freelancer, creating or refreshing the freelancer's contact details, and
     queue the notice. The deadline is set when the notice has actually been sent
-    (`verification.deadlines.services.case_notice_sent`)."""
+    (`verification.deadlines.services.case_notice_sent`). Profile claims outside the allow-list
+    are refused before anything is written (`verification.claims`)."""
+    profile_claims = claims_checked(profile_claims)
     contact = {"email": email, "name": name, "timezone": timezone, "language": language}
     freelancer, created = Freelancer.objects.select_for_update().get_or_create(
         external_id=external_id, defaults={**contact, "created_at": now, "updated_at": now}
@@ -112,6 +116,7 @@ def case_flag(
 def case_withdraw(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """The marketplace (or an admin) ends the case: a booked call is cancelled, nothing still
     waiting is sent, the freelancer is told."""
+    text_screen(reason, field="reason")
     case, now = case_lock(case_id, now=now)
     case_transition(case=case, to_status=CaseStatus.WITHDRAWN, actor=actor, action="withdrawn", reason=reason, now=now)
     if booking_active_for(case_ref=case.id) is not None:
@@ -141,9 +146,24 @@ def case_verify(*, case: Case, actor: str, reason: str, now: datetime) -> Case:
 def case_link_revoke(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     """Admin: every link issued so far stops working; a new one is mailed to the freelancer (and
     replaces the old one in every message still waiting to be sent)."""
+    text_screen(reason, field="reason")
     case, now = case_lock(case_id, now=now)
     case.link_nonce = new_link_nonce()  # every earlier token stops matching
     case_save(case, fields=["link_nonce"], now=now)
     audit_record(case=case, actor=actor, action="link_revoked", now=now, reason=reason)
+    messages.new_link_enqueue(case, now=now)
+    return case
+
+
+@transaction.atomic
+def case_link_renew(*, token: str, now: datetime) -> Case:
+    """The freelancer asked for a fresh link from the expired-link page: a new link is mailed to
+    the address on record (never to one typed on the page), and earlier links stop working.
+    Refused (`LinkInvalid`, `LinkExpired`) for a forged or revoked token, or a case that ended
+    longer ago than the policy keeps its link. The caller rate-limits the requests."""
+    case, now = case_lock(links.case_for_renewal(token, now=now).id, now=now)
+    case.link_nonce = new_link_nonce()
+    case_save(case, fields=["link_nonce"], now=now)
+    audit_record(case=case, actor="freelancer", action="link_renewed", now=now)
     messages.new_link_enqueue(case, now=now)
     return case

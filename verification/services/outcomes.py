@@ -70,7 +70,7 @@ class OutcomeRule:
     needs_every_answer: bool = False  # VERIFIED: the whole checklist first
     after_no_show_wait: bool = False  # only once the policy's wait after the start has passed
     needs_route: bool = False  # which other route the freelancer needs (an accommodation)
-    keeps_note: bool = False  # a short note for the reviewer, screened for protected terms
+    keeps_note: bool = False  # the note is kept on the call for the reviewer (every note is screened first)
 
 
 OUTCOMES: dict[str, OutcomeRule] = {

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from scheduling.screening import text_screen
 from verification.errors import RequestNotAllowed
 from verification.models import Case, CaseRequest, RequestKind, RequestStatus
 from verification.services.audit import audit_record
@@ -34,6 +35,7 @@ def request_open(*, case: Case, kind: str, actor: str, now: datetime, need: str 
 
 @transaction.atomic
 def case_request_resolve(*, request_id: int, status: str, actor: str, reason: str, now: datetime) -> CaseRequest:
+    text_screen(reason, field="reason")
     case, now = case_lock(CaseRequest.objects.values_list("case_id", flat=True).get(pk=request_id), now=now)
     request = CaseRequest.objects.select_for_update().get(pk=request_id)
     if request.status != RequestStatus.PENDING:
@@ -48,11 +50,13 @@ def case_request_resolve(*, request_id: int, status: str, actor: str, reason: st
 
 def case_hold(*, case_id, actor: str, reason: str, now: datetime) -> CaseRequest:
     """Admin: pause the freeze until the hold is released."""
+    text_screen(reason, field="reason")
     return case_request_create(case_id=case_id, kind=RequestKind.HOLD, actor=actor, now=now, note=reason)
 
 
 @transaction.atomic
 def case_hold_release(*, case_id, actor: str, reason: str, now: datetime) -> None:
+    text_screen(reason, field="reason")
     hold = CaseRequest.objects.filter(case_id=case_id, kind=RequestKind.HOLD, status=RequestStatus.PENDING).first()
     if hold is None:
         raise RequestNotAllowed("This case has no hold.")

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
 
+from scheduling.screening import text_screen
 from verification import messages
 from verification.access import REVIEWERS_GROUP, acts_for, is_admin
 from verification.errors import DeciderNotIndependent, RequestNotAllowed, ReviewNotAllowed
@@ -92,7 +93,9 @@ def review_decide(*, review_id: int, user: User, decision: str, now: datetime, r
                   statement: str = "") -> Review:
     """A reviewer decides. Never someone who was on or ran one of the case's calls, never (on an
     appeal) someone who decided the case before, whatever their role; only the assignee or an admin.
-    A refusal for separation of duties is itself recorded: an audit row names the attempt."""
+    A refusal for separation of duties is itself recorded: an audit row names the attempt. The
+    statement is screened for protected characteristics before anything is written."""
+    text_screen(statement, field="statement")
     try:
         return _review_decide(review_id=review_id, user=user, decision=decision, now=now,
                               reason_code=reason_code, statement=statement)

@@ -50,12 +50,14 @@ class Command(BaseCommand):
     help = "Load demo users, representatives, a grace policy, flagged freelancers and an API key."
 
     def add_arguments(self, parser):
-        parser.add_argument("--force", action="store_true", help="Run even with DEBUG off (demo passwords!).")
+        parser.add_argument("--force", action="store_true",
+                            help="Ignored: with DEBUG off (production settings) it refuses whatever the flag.")
 
     @transaction.atomic
-    def handle(self, *args, force: bool, **options):
-        if not settings.DEBUG and not force:
-            raise CommandError("seed_demo creates users with demo passwords; it runs only with DEBUG=true.")
+    def handle(self, *args, force: bool = False, **options):
+        if not settings.DEBUG:  # production settings: demo passwords (admin/admin) never, --force or not
+            raise CommandError("seed_demo creates users with demo passwords; it runs only with DEBUG=true "
+                               "(--force does not change that).")
         now = timezone.now()
         for username, password, first_name, group in STAFF:
             user = self._user(username, password, first_name, superuser=username == "admin")
