@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.errors import DomainError
 from verification.models import Case
@@ -19,13 +20,13 @@ _SALT = "verification.freelancer-link"
 class LinkInvalid(DomainError):
     status_code = 401
     code = "link_invalid"
-    detail = "This link is not valid. Use the newest link from your email, or ask support for a new one."
+    detail = _("This link is not valid. Use the newest link from your email, or ask support for a new one.")
 
 
 class LinkExpired(DomainError):
     status_code = 401
     code = "link_expired"
-    detail = "This link has expired because the case ended. Ask support if you need to see it again."
+    detail = _("This link has expired because the case ended. Ask support if you need to see it again.")
 
 
 def freelancer_token(case: Case) -> str:

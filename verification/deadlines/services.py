@@ -5,6 +5,7 @@ the admin's unfreeze."""
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from notifications.selectors import messages_sent_at
 from verification import messages
@@ -112,7 +113,7 @@ def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, i
             last_id, last_deadline = batch[-1]
             due = all_due.filter(deadline_at__gte=last_deadline).exclude(deadline_at=last_deadline, pk__lte=last_id)
         batch = list(due.values_list("pk", "deadline_at")[:batch_size])
-        for case_id, _ in batch:
+        for case_id, _deadline in batch:
             outcome = case_deadline_check(case_id=case_id, now=now, skip_locked=True)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if len(batch) < batch_size:
@@ -140,7 +141,7 @@ def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int |
     """Admin: extend by `hours`, or by the policy's guard extension."""
     case, now = case_lock(case_id, now=now)
     if case.is_final:
-        raise ExtensionNotAllowed("This case has ended.")
+        raise ExtensionNotAllowed(_("This case has ended."))
     return case_deadline_extend(case=case, hours=hours or case.policy.guard_extension_hours, actor=actor, reason=reason,
                                 now=now)
 
