@@ -24,6 +24,11 @@ class CaseBusy(Conflict):
     detail = _("This case is being changed right now. Try again in a moment.")
 
 
+class LanguageNotOffered(DomainError):
+    code = "language_not_offered"
+    detail = _("Pick one of the languages listed.")
+
+
 class CaseNotBookable(Conflict):
     code = "case_not_bookable"
 

@@ -35,6 +35,7 @@ freelancer = [
     path("extension/", verification_views.extension, name="freelancer-extension-page"),
     path("accommodation/", verification_views.accommodation, name="freelancer-accommodation-page"),
     path("appeal/", verification_views.appeal, name="freelancer-appeal"),
+    path("language/", verification_views.language, name="freelancer-language"),
 ]
 
 console = [
@@ -59,6 +60,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the staff's language picker
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],

@@ -135,7 +135,7 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
                             after={"booking_id": str(booking.id)})
         if not case.is_final and case.deadline_at:
             case_deadline_extend(case=case, hours=case.policy.our_fault_extension_hours, actor="system", now=now,
-                                 reason="We cancelled the booked call (no representative free at that time).")
+                                 reason=_("We cancelled the booked call (no representative free at that time)."))
         messages.booking_cancellation_enqueue(case, booking, by_us=True, now=now)
     scheduling_bookings.booking_displacement_handled(booking_id=booking.id, now=now)
 
