@@ -7,6 +7,7 @@ Python, pinned), so `make run` and `make test` work on a fresh clone without GNU
 """
 
 import sys
+from io import BytesIO
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -23,14 +24,19 @@ def compiled_path(po: Path) -> Path:
     return po.with_suffix(".mo")
 
 
-def catalogue_compile(po: Path) -> Path:
-    """Write the .mo for one .po. Fuzzy entries are left out (gettext's rule: they are not reviewed)."""
+def compiled_bytes(po: Path) -> bytes:
+    """The .mo for one .po. Fuzzy entries are left out (gettext's rule: they are not reviewed)."""
     with po.open("rb") as source:
         catalog = read_po(source, locale=po.parent.parent.name, domain="django")
+    target = BytesIO()
+    write_mo(target, catalog, use_fuzzy=False)
+    return target.getvalue()
+
+
+def catalogue_compile(po: Path) -> Path:
     mo = compiled_path(po)
     partial = mo.with_suffix(".mo.tmp")
-    with partial.open("wb") as target:
-        write_mo(target, catalog, use_fuzzy=False)
+    partial.write_bytes(compiled_bytes(po))
     partial.replace(mo)
     return mo
 
