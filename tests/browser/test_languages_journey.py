@@ -26,6 +26,9 @@ from verification.models import AuditEvent, Case
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WIDER_THAN = """w => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > w + 1 || e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)"""
 
 
 def t(language: str, text: str) -> str:
@@ -80,10 +83,7 @@ def check_layout(page, *, rtl: bool) -> None:
             assert brand["x"] < 40, "the brand starts on the left"
             assert switcher["x"] + switcher["width"] > size["width"] - 40
             assert switcher["x"] + switcher["width"] >= brand["x"] + brand["width"]
-        wide = page.evaluate("""w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1
-            || e.scrollWidth > e.clientWidth + 1)
-            .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)""",
-                             size["width"])
+        wide = page.evaluate(WIDER_THAN, size["width"])
         assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], f"horizontal scrolling: {wide}"
     page.set_viewport_size(PHONE)
 
