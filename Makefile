@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-quick lint install migrate seed clean
+.PHONY: run test test-quick lint install migrate seed clean messages catalogues
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -17,7 +17,21 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 	$(BIN)/pip check
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) catalogues
+
+# The compiled catalogues (locale/*/LC_MESSAGES/django.mo) are built, not committed: with Babel, so
+# no GNU gettext is needed to run or test. See docs/languages.md.
+catalogues: $(STAMP)
+	$(BIN)/python -m verify_site.catalogues
+
+# Re-extract every marked string into the catalogues (needs GNU gettext's xgettext), then compile.
+# New strings arrive with an empty msgstr; tests/test_translations.py fails until they are translated.
+LANGS := en es pt_BR fr hi ru uk fil ar zh_Hans
+messages: $(STAMP)
+	@command -v xgettext >/dev/null 2>&1 || { echo "make messages needs GNU gettext (apt-get install gettext)"; exit 1; }
+	DEBUG=true $(BIN)/python manage.py makemessages $(foreach l,$(LANGS),-l $(l)) --no-location --no-obsolete \
+	  --ignore=.venv --ignore=var --ignore=staticfiles --ignore=tests --ignore=bench
+	$(MAKE) catalogues
 
 # Embedded default: SQLite, a file-system broker and a dev mailbox under var/; no server needed.
 run: export DEBUG ?= true

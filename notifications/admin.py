@@ -1,16 +1,18 @@
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
 from notifications.services import message_retry
 
 
 class UncertainFilter(admin.SimpleListFilter):
-    title = "attempts of unknown outcome"
+    title = _("attempts of unknown outcome")
     parameter_name = "uncertain"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Some: a copy may have been delivered"), ("no", "None")]
+        return [("yes", _("Some: a copy may have been delivered")), ("no", _("None"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -36,13 +38,14 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.action(description="Send again (failed messages only)")
+    @admin.action(description=_("Send again (failed messages only)"))
     def send_again(self, request, queryset):
         failed = list(queryset.filter(status=MessageStatus.FAILED).values_list("pk", flat=True))
         for message_id in failed:
             message_retry(message_id=message_id, now=timezone.now())
-        self.message_user(request, f"{len(failed)} failed message(s) will be sent at the next sweep.",
-                          messages.SUCCESS)
+        self.message_user(request, ngettext("%(count)s failed message will be sent at the next sweep.",
+                                            "%(count)s failed messages will be sent at the next sweep.",
+                                            len(failed)) % {"count": len(failed)}, messages.SUCCESS)
 
 
 @admin.register(WebhookEndpoint)
@@ -50,11 +53,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "active", "events"]
     readonly_fields = ["deliveries"]
 
-    @admin.display(description="Delivery log")
+    @admin.display(description=_("Delivery log"))
     def deliveries(self, endpoint: WebhookEndpoint) -> str:
         from django.urls import reverse
         from django.utils.html import format_html
 
         url = reverse("admin:notifications_outboxmessage_changelist")
-        return format_html('<a href="{}?kind__startswith=webhook&amp;topic__startswith=webhook:{}:">'
-                           "Every delivery to this endpoint, with attempts and errors</a>", url, endpoint.pk)
+        return format_html('<a href="{}?kind__startswith=webhook&amp;topic__startswith=webhook:{}:">{}</a>', url,
+                           endpoint.pk, _("Every delivery to this endpoint, with attempts and errors"))

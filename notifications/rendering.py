@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from scheduling.ics import booking_invite, invite_method
 
@@ -46,7 +47,23 @@ def message_id(message: OutboxMessage) -> str:
     return f"<outbox-{message.pk}@{host}>"
 
 
+def message_language(message: OutboxMessage) -> str:
+    """The language the message is written in: the recipient's, carried in its context (the
+    freelancer's, `verification.languages`), or the site's default."""
+    language = message.context.get("language") or settings.LANGUAGE_CODE
+    return language if language in {code for code, _name in settings.LANGUAGES} else settings.LANGUAGE_CODE
+
+
 def render_email(message: OutboxMessage, *, now: datetime) -> EmailMultiAlternatives:
+    """Subject, bodies and the invite, all in the message's language (`Content-Language`)."""
+    language = message_language(message)
+    with translation.override(language):
+        email = _render_email(message, now=now)
+    email.extra_headers["Content-Language"] = language
+    return email
+
+
+def _render_email(message: OutboxMessage, *, now: datetime) -> EmailMultiAlternatives:
     kind = kind_for(message)
     context = {**_resolved(message.context, sent_at=now), "kind": message.kind, "now": now.isoformat()}
     folder = f"notifications/email/{kind.name}"

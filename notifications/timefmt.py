@@ -6,8 +6,13 @@ time carries a mark that tells the two apart; every other time is shown as it al
 the API's `local_time`, the time pickers) and the long form (`local_time`: emails and pages).
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_skeleton, format_time, get_datetime_format
+from django.utils.translation import get_language, to_locale
 
 
 def _local(moment: datetime | str, zone_name: str) -> datetime:
@@ -53,12 +58,41 @@ def wall_clock(moment: datetime | str, zone_name: str) -> str:
     return f"{clock} {mark}" if mark.isalpha() else f"{clock} ({mark})"
 
 
-def local_time(moment: datetime | str, zone_name: str) -> str:
+@lru_cache(maxsize=32)
+def babel_locale(language: str | None) -> Locale:
+    """The Babel locale for a Django language code (`pt-br` -> pt_BR, `zh-hans` -> zh_Hans); English
+    when Babel does not know it."""
+    try:
+        return Locale.parse(to_locale(language or "en"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+def local_time(moment: datetime | str, zone_name: str, language: str | None = None) -> str:
     """`Tuesday 3 March 2026, 18:30 (Asia/Kolkata, IST)`: a person's wall clock with the zone
-    (`(UTC)` once, not `(UTC, UTC)`). A repeated time on a fall-back night names its mark instead
-    of the abbreviation: `(America/New_York, EDT)` / `(America/New_York, EST)`,
-    `(Australia/Lord_Howe, UTC+11)` / `(Australia/Lord_Howe, UTC+10:30)`."""
+    (`(UTC)` once, not `(UTC, UTC)`), in `language` (default: the active one). A repeated time on a
+    fall-back night names its mark instead of the abbreviation: `(America/New_York, EDT)` /
+    `(America/New_York, EST)`, `(Australia/Lord_Howe, UTC+11)` / `(Australia/Lord_Howe, UTC+10:30)`.
+
+    English keeps the form above; every other language has Babel's (CLDR) full date and short time
+    joined the locale's way, weekday and month names translated: `terça-feira, 3 de março de
+    2026 18:30 (America/Sao_Paulo, -03)`, `الثلاثاء، ٣ مارس ٢٠٢٦ ...`."""
     local = _local(moment, zone_name)
     name = zone_mark(local) or local.tzname()
     zone = zone_name if name == zone_name else f"{zone_name}, {name}"
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({zone})"
+    language = language or get_language() or "en"
+    if language == "en" or language.startswith("en-"):
+        return f"{local:%A} {local.day} {local:%B %Y, %H:%M} ({zone})"
+    locale = babel_locale(language)
+    when = (get_datetime_format("medium", locale=locale).replace("{1}", format_date(local, "full", locale=locale))
+            .replace("{0}", format_time(local, "short", tzinfo=local.tzinfo, locale=locale)))
+    return f"{when} ({zone})"
+
+
+def local_day(day: date, skeleton: str = "MMMEd", language: str | None = None) -> str:
+    """A day as the language writes it, weekday and month names translated: skeleton `MMMEd` ->
+    `Tue 3 Mar` / `ter., 3 de mar.`; `MMMMEEEEd` -> `Tuesday 3 March` / `terça-feira, 3 de março`."""
+    language = language or get_language() or "en"
+    if language == "en" or language.startswith("en-"):
+        return f"{day:%a} {day.day} {day:%b}" if skeleton == "MMMEd" else f"{day:%A} {day.day} {day:%B}"
+    return format_skeleton(skeleton, day, locale=babel_locale(language))

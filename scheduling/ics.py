@@ -10,11 +10,13 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from icalendar import Alarm, Calendar, Event, vCalAddress, vDuration, vText
 
 from scheduling.models import Booking, BookingStatus, Representative
 
-WHAT_TO_HAVE_READY = (
+WHAT_TO_HAVE_READY = gettext_lazy(
     "Have a government-issued photo ID at hand. The call takes about three minutes. "
     "Nothing about your appearance is recorded, and no recording or image of the call is kept."
 )
@@ -62,6 +64,7 @@ def invite_method(booking: Booking) -> str:
 
 
 def booking_invite(booking: Booking) -> bytes:
+    """The invite, its texts in the active language (the caller activates the case's)."""
     method = invite_method(booking)
     calendar = Calendar()
     calendar.add("prodid", "-//Verification-call scheduler//EN")
@@ -74,21 +77,21 @@ def booking_invite(booking: Booking) -> bytes:
     event.add("dtstamp", booking.updated_at.astimezone(UTC))
     event.add("dtstart", booking.starts_at.astimezone(UTC))
     event.add("dtend", call_ends_at(booking).astimezone(UTC))
-    event.add("summary", "Identity verification call (about 3 minutes)")
+    event.add("summary", _("Identity verification call (about 3 minutes)"))
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("location", join_url(booking))
-    lines = [f"Join by video: {join_url(booking)}"]
+    lines = [_("Join by video: %(url)s") % {"url": join_url(booking)}]
     phone = phone_route(booking)
     if phone:
-        lines.append(f"Or join by phone, no camera needed: {phone['number']}, PIN {phone['pin']}")
-    lines += ["", WHAT_TO_HAVE_READY]
+        lines.append(_("Or join by phone, no camera needed: %(number)s, PIN %(pin)s") % phone)
+    lines += ["", str(WHAT_TO_HAVE_READY)]
     if method == "CANCEL":
-        lines = ["This call was cancelled. Book a new time from the link in your email."]
+        lines = [_("This call was cancelled. Book a new time from the link in your email.")]
     event.add("description", "\n".join(lines))
 
     organizer_name, organizer_email = parseaddr(settings.DEFAULT_FROM_EMAIL)
     organizer = vCalAddress(f"mailto:{organizer_email}")
-    organizer.params["cn"] = vText(organizer_name or "Verification team")
+    organizer.params["cn"] = vText(organizer_name or _("Verification team"))
     event["organizer"] = organizer
     attendee = vCalAddress(f"mailto:{booking.attendee_email}")
     attendee.params["cn"] = vText(booking.attendee_name)
@@ -99,7 +102,7 @@ def booking_invite(booking: Booking) -> bytes:
     if method == "REQUEST":
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", "Identity verification call in 10 minutes")
+        alarm.add("description", _("Identity verification call in 10 minutes"))
         alarm.add("trigger", timedelta(minutes=-10))
         event.add_component(alarm)
     calendar.add_component(event)

@@ -99,3 +99,14 @@ def case(db):
 @pytest.fixture
 def freelancer(case) -> APIClient:
     return client_for(case)
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """A page request leaves its language active in the thread (LocaleMiddleware sets it per
+    request, nothing resets it): each test starts in English, as a worker process does."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, ngettext_lazy
 
 from scheduling.errors import DomainError
 from verification.checklist import checklist_items_screen
@@ -25,11 +27,11 @@ from verification.services.reviews import review_assign, review_excluded_user_id
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, help_text="Recorded in the audit log."
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=1000, help_text=_("Recorded in the audit log.")
     )
 
 
-def reason_action(*, description: str, service, verb: str):
+def reason_action(*, description: str, service, done_message):
     """An admin action that asks for a reason, then calls a service once per selected case."""
 
     def action(modeladmin, request, queryset):
@@ -57,7 +59,7 @@ def reason_action(*, description: str, service, verb: str):
             except DomainError as error:
                 modeladmin.message_user(request, f"{case}: {error.detail}", messages.ERROR)
         if done:
-            modeladmin.message_user(request, f"{verb} {done} case(s).", messages.SUCCESS)
+            modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
         return None
 
     action.short_description = description
@@ -81,7 +83,7 @@ class GracePolicyAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         return {**grace_policy_prefill(), **super().get_changeform_initial_data(request)}
 
-    @admin.display(description="What a change affects")
+    @admin.display(description=_("What a change affects"))
     def what_a_change_affects(self, obj) -> str:
         return grace_policy_reach(reason_code=obj.reason_code if obj and obj.pk else None)
 
@@ -130,7 +132,7 @@ class CaseRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def _resolve(self, request, queryset, status: str, verb: str) -> None:
+    def _resolve(self, request, queryset, status: str, verb: str, label: str) -> None:
         done = 0
         for case_request in queryset:
             try:
@@ -140,15 +142,16 @@ class CaseRequestAdmin(admin.ModelAdmin):
                 done += 1
             except DomainError as error:
                 self.message_user(request, f"{case_request}: {error.detail}", messages.ERROR)
-        self.message_user(request, f"{verb} {done} request(s).", messages.SUCCESS)
+        self.message_user(request, ngettext("%(verb)s: %(count)s request.", "%(verb)s: %(count)s requests.", done)
+                          % {"verb": label, "count": done}, messages.SUCCESS)
 
-    @admin.action(description="Grant / mark handled")
+    @admin.action(description=_("Grant / mark handled"))
     def grant(self, request, queryset):
-        self._resolve(request, queryset, RequestStatus.GRANTED, "Granted")
+        self._resolve(request, queryset, RequestStatus.GRANTED, "Granted", _("Granted"))
 
-    @admin.action(description="Decline")
+    @admin.action(description=_("Decline"))
     def decline(self, request, queryset):
-        self._resolve(request, queryset, RequestStatus.DECLINED, "Declined")
+        self._resolve(request, queryset, RequestStatus.DECLINED, "Declined", _("Declined"))
 
 
 @admin.register(Case)
@@ -161,14 +164,19 @@ class CaseAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Case._meta.fields if f.name != "link_nonce"]
     exclude = ["link_nonce"]
     actions = [
-        reason_action(description="Hold: pause the freeze", service=case_hold, verb="Held"),
-        reason_action(description="Release the hold", service=case_hold_release, verb="Released"),
-        reason_action(description="Extend the deadline by the policy's amount", service=case_extend,
-                      verb="Extended"),
-        reason_action(description="Unfreeze", service=case_unfreeze, verb="Unfroze"),
-        reason_action(description="Revoke the link and mail a new one", service=case_link_revoke,
-                      verb="Sent a new link for"),
-        reason_action(description="Withdraw the selected cases", service=case_withdraw, verb="Withdrew"),
+        reason_action(description=_("Hold: pause the freeze"), service=case_hold,
+                      done_message=ngettext_lazy("Held %(count)s case.", "Held %(count)s cases.", "count")),
+        reason_action(description=_("Release the hold"), service=case_hold_release,
+                      done_message=ngettext_lazy("Released %(count)s case.", "Released %(count)s cases.", "count")),
+        reason_action(description=_("Extend the deadline by the policy's amount"), service=case_extend,
+                      done_message=ngettext_lazy("Extended %(count)s case.", "Extended %(count)s cases.", "count")),
+        reason_action(description=_("Unfreeze"), service=case_unfreeze,
+                      done_message=ngettext_lazy("Unfroze %(count)s case.", "Unfroze %(count)s cases.", "count")),
+        reason_action(description=_("Revoke the link and mail a new one"), service=case_link_revoke,
+                      done_message=ngettext_lazy("Sent a new link for %(count)s case.",
+                                                 "Sent a new link for %(count)s cases.", "count")),
+        reason_action(description=_("Withdraw the selected cases"), service=case_withdraw,
+                      done_message=ngettext_lazy("Withdrew %(count)s case.", "Withdrew %(count)s cases.", "count")),
     ]
     inlines = [CaseRequestInline, AuditEventInline]
 

@@ -1,6 +1,7 @@
 """Who is calling the API: the marketplace by its hashed API key."""
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework_api_key.models import APIKey
@@ -16,7 +17,7 @@ class MarketplaceKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Api-Key"
 
     def authenticate(self, request):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        scheme, _space, key = request.headers.get("Authorization", "").partition(" ")
         if scheme != self.keyword:
             return None
         failures = AuthFailureThrottle()
@@ -25,10 +26,10 @@ class MarketplaceKeyAuthentication(authentication.BaseAuthentication):
             api_key = APIKey.objects.get_from_key(key.strip())
         except APIKey.DoesNotExist:
             failures.record_failure()
-            raise exceptions.AuthenticationFailed("The API key is not valid or has been revoked.") from None
+            raise exceptions.AuthenticationFailed(_("The API key is not valid or has been revoked.")) from None
         if api_key.has_expired:
             failures.record_failure()
-            raise exceptions.AuthenticationFailed("The API key has expired.")
+            raise exceptions.AuthenticationFailed(_("The API key has expired."))
         return (None, api_key)
 
     def authenticate_header(self, request) -> str:
@@ -63,7 +64,7 @@ class FreelancerLinkAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != self.keyword:
             return None
         failures = AuthFailureThrottle()

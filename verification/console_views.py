@@ -100,10 +100,10 @@ def _hours_change(request, change) -> HttpResponse:
     return redirect("console-today")
 
 
-def _listed_id(request, what: str) -> int:
+def _listed_id(request, problem: str) -> int:
     value = request.POST.get("remove", "")
     if not (value.isascii() and value.isdigit()) or len(value) > 18:  # not '²', which int() refuses
-        raise HoursInvalid(f"Pick the {what} to remove from the list.")
+        raise HoursInvalid(problem)
     return int(value)
 
 
@@ -113,7 +113,7 @@ def hours_add(request):
     def change(rep, now):
         form = HoursForm(request.POST, prefix="hours")
         if not form.is_valid():
-            raise HoursInvalid("Pick a day and both times.")
+            raise HoursInvalid(_("Pick a day and both times."))
         return working_hours_add(representative_id=rep.pk, now=now, **form.cleaned_data)
 
     return _hours_change(request, change)
@@ -123,7 +123,7 @@ def hours_add(request):
 @staff_member_required
 def hours_remove(request):
     return _hours_change(request, lambda rep, now: working_hours_remove(
-        representative_id=rep.pk, hours_id=_listed_id(request, "hours"), now=now))
+        representative_id=rep.pk, hours_id=_listed_id(request, _("Pick the hours to remove from the list.")), now=now))
 
 
 @require_POST
@@ -132,7 +132,7 @@ def time_off_add_page(request):
     def change(rep, now):
         form = TimeOffForm(request.POST, prefix="off")
         if not form.is_valid():
-            raise HoursInvalid("Give when the time off starts and ends.")
+            raise HoursInvalid(_("Give when the time off starts and ends."))
         data, zone = form.cleaned_data, ZoneInfo(rep.timezone)
         return time_off_add(representative_id=rep.pk, note=data["note"], now=now,
                      starts_at=data["starts"].replace(tzinfo=None).replace(tzinfo=zone),
@@ -145,7 +145,8 @@ def time_off_add_page(request):
 @staff_member_required
 def time_off_remove_page(request):
     return _hours_change(request, lambda rep, now: time_off_remove(
-        representative_id=rep.pk, time_off_id=_listed_id(request, "time off"), now=now))
+        representative_id=rep.pk, time_off_id=_listed_id(request, _("Pick the time off to remove from the list.")),
+        now=now))
 
 
 def _own_representative(request):

@@ -1,9 +1,11 @@
+from django.utils.translation import gettext_lazy as _
+
 from scheduling.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class CaseAlreadyOpen(Conflict):
     code = "case_already_open"
-    detail = "This freelancer already has an open verification case."
+    detail = _("This freelancer already has an open verification case.")
 
 
 class IllegalTransition(Conflict):
@@ -12,14 +14,19 @@ class IllegalTransition(Conflict):
 
 class CaseNotFound(NotFound):
     code = "case_not_found"
-    detail = "No verification case has this id."
+    detail = _("No verification case has this id.")
 
 
 class CaseBusy(Conflict):
     """Another transaction holds the case right now (only asked for with `skip_locked`)."""
 
     code = "case_busy"
-    detail = "This case is being changed right now. Try again in a moment."
+    detail = _("This case is being changed right now. Try again in a moment.")
+
+
+class LanguageNotOffered(DomainError):
+    code = "language_not_offered"
+    detail = _("Pick one of the languages listed.")
 
 
 class CaseNotBookable(Conflict):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response
 
 from scheduling.errors import Conflict, DomainError
@@ -24,12 +25,12 @@ KEEP = timedelta(days=7)
 
 class IdempotencyKeyInvalid(DomainError):
     code = "idempotency_key_invalid"
-    detail = "Idempotency-Key must be 1 to 255 visible ASCII characters."
+    detail = _("Idempotency-Key must be 1 to 255 visible ASCII characters.")
 
 
 class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
-    detail = "This Idempotency-Key was already used for a different request."
+    detail = _("This Idempotency-Key was already used for a different request.")
 
 
 def _fingerprint(request) -> str:
@@ -77,5 +78,5 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
 
 def idempotency_records_prune(*, now: datetime) -> int:
     """Forget keys older than `KEEP`: a retry comes within minutes, not weeks."""
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=now - KEEP).delete()
+    deleted, _kinds = IdempotencyRecord.objects.filter(created_at__lt=now - KEEP).delete()
     return deleted

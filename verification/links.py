@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core import signing
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.errors import DomainError
 from verification.models import Case
@@ -27,7 +28,7 @@ _SALT = "verification.freelancer-link"
 class LinkInvalid(DomainError):
     status_code = 401
     code = "link_invalid"
-    detail = "This link is not valid. Use the newest link from your email, or ask support for a new one."
+    detail = _("This link is not valid. Use the newest link from your email, or ask support for a new one.")
 
 
 class LinkExpired(DomainError):
@@ -35,11 +36,11 @@ class LinkExpired(DomainError):
 
     status_code = 401
     code = "link_expired"
-    detail = "This link has expired. Open it in your browser to have a fresh link emailed to you."
+    detail = _("This link has expired. Open it in your browser to have a fresh link emailed to you.")
 
     def __init__(self, *, case: Case, renewable: bool):
         super().__init__(None if renewable else
-                         "This link has expired because the case ended. Ask support if you need to see it again.")
+                         _("This link has expired because the case ended. Ask support if you need to see it again."))
         self.case, self.renewable = case, renewable
 
 

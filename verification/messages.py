@@ -6,6 +6,8 @@ messages are built here (and, for the deadline warnings, in `verification.deadli
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils import translation
+
 from notifications.keys import MessageKey, booking_revision, booking_topic
 from notifications.rendering import AfterSending
 from notifications.services import (
@@ -19,6 +21,7 @@ from scheduling.ics import join_url, phone_route
 from scheduling.models import Booking
 from verification.deadlines.guards import can_submit_proposals
 from verification.deadlines.rules import case_topic, notice_key
+from verification.languages import case_language
 from verification.links import freelancer_url
 from verification.models import Case
 from verification.selectors import iso
@@ -30,11 +33,22 @@ def change_revision(case: Case) -> str:
     return f"case-rev-{case.version}"
 
 
+def reason_category(case: Case) -> str:
+    """The reason category as the freelancer reads it (in the active language)."""
+    return str(case.get_reason_code_display())
+
+
 def case_context(case: Case) -> dict[str, Any]:
+    """What every email about the case needs. `language` is the freelancer's (the email is rendered
+    in it, `notifications.rendering`); the reason category is put in that language here."""
+    language = case_language(case)
+    with translation.override(language):
+        category = reason_category(case)
     return {
+        "language": language,
         "first_name": case.freelancer.first_name,
         "timezone": case.freelancer.timezone,
-        "reason_category": str(case.get_reason_code_display()),
+        "reason_category": category,
         "public_reason": case.public_reason,
         "link": freelancer_url(case),
         "grace_days": case.policy.grace_days,

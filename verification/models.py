@@ -204,6 +204,10 @@ class Case(models.Model):
     frozen_at = models.DateTimeField(null=True, blank=True)
     standing_restored_at = models.DateTimeField(null=True, blank=True)
     link_nonce = models.CharField(max_length=32, default=new_link_nonce, editable=False)
+    language_choice = models.CharField(
+        max_length=16, blank=True, default="",
+        help_text="The language the freelancer picked on their pages (one of settings.LANGUAGES); it comes "
+                  "before the marketplace's language. Empty: not chosen.")
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(help_text="When the last change of the case was decided.")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Case as SqlCase
 from django.db.models import F, IntegerField, Value, When
+from django.utils.translation import gettext_lazy as _
 
 from notifications.timefmt import wall_clock
 from scheduling.ics import call_is_on, presence_code
@@ -146,11 +147,11 @@ def case_booking_is_a_change(case: Case) -> bool:
 def case_extension_refusal(case: Case, *, now: datetime) -> str | None:
     """Why the freelancer's one self-service extension cannot be granted now; None if it can."""
     if case.status not in (CaseStatus.OPEN, CaseStatus.SCHEDULED) or not case.policy.self_extension_days:
-        return "This case cannot be extended."
+        return _("This case cannot be extended.")
     if case.deadline_at is None or case.deadline_at <= now:
-        return "The deadline has passed; extensions must be asked for before it."
+        return _("The deadline has passed; extensions must be asked for before it.")
     if CaseRequest.objects.filter(case=case, kind=RequestKind.EXTENSION).exists():
-        return "You have already used your one extension."
+        return _("You have already used your one extension.")
     return None
 
 

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.translation import get_language_info, gettext_lazy
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -22,6 +24,7 @@ from scheduling.selectors import booking_latest_for, languages_offered
 from verification import booking_page, selectors
 from verification.deadlines.services import case_extension_request
 from verification.errors import EarlierOfferNotFound, EarlierTimeTaken
+from verification.languages import case_language, language_choices, language_name, speaks
 from verification.links import LinkExpired, LinkInvalid, case_from_token, link_case_ref
 from verification.models import AccommodationNeed, RequestKind
 from verification.services.bookings import (
@@ -31,6 +34,7 @@ from verification.services.bookings import (
     case_earlier_times_set,
 )
 from verification.services.cases import case_link_renew
+from verification.services.languages import case_language_choose
 from verification.services.requests import case_request_create
 from verification.services.reviews import case_appeal
 
@@ -41,7 +45,8 @@ ZONES = sorted(z for z in zoneinfo.available_timezones()
 
 
 def with_case(view):
-    """Open the case behind the link; a tampered, revoked or expired link gets a friendly page."""
+    """Open the case behind the link, in the freelancer's language (`verification.languages`); a
+    tampered, revoked or expired link gets a friendly page in the browser's language."""
 
     @wraps(view)
     def wrapper(request, token: str, *args, **kwargs):
@@ -49,6 +54,10 @@ def with_case(view):
             case = case_from_token(token, now=timezone.now())
         except (LinkExpired, LinkInvalid) as problem:
             return _link_problem(request, problem, token)
+        # LocaleMiddleware picked the browser's language; the case's order of choice wins. It stays
+        # active until the response leaves, so Content-Language says the same.
+        translation.activate(case_language(case, accept_language=request.headers.get("Accept-Language", "")))
+        request.LANGUAGE_CODE = translation.get_language()
         return view(request, case, token, *args, **kwargs)
 
     return wrapper
@@ -56,6 +65,8 @@ def with_case(view):
 
 def _link_problem(request, problem: LinkExpired | LinkInvalid, token: str, *, status: int | None = None):
     expired = isinstance(problem, LinkExpired)
+    if expired:  # the case is known: its page speaks the case's language
+        translation.activate(case_language(problem.case, accept_language=request.headers.get("Accept-Language", "")))
     return render(request, "verification/freelancer/link_problem.html", {
         "expired": expired, "renewable": expired and problem.renewable, "token": token,
     }, status=status or (410 if expired else 404))
@@ -96,7 +107,7 @@ def _base_context(case, token: str) -> dict:
     overview = selectors.case_overview(case=case, now=timezone.now())
     zone, booking = overview.zone, overview.booking
     return {
-        "case": case, "token": token, "zone": zone, "now": overview.now,
+        "case": case, "token": token, "zone": zone, "now": overview.now, "languages": language_choices(),
         "deadline_local": local_time(case.deadline_at, zone) if case.deadline_at else None,
         "can_submit": overview.can_submit_proposals,
         "can_book": overview.can_book,
@@ -151,10 +162,14 @@ def book_page(request, case, token):
             error = form.errors["starts_at"][0]
     book = booking_page.case_booking_page(case=case, now=timezone.now(), zone_name=zone, language=language,
                                           phone=phone, day=request.GET.get("day"), next_free=next_free)
+    offered = languages_offered()
+    page_language = translation.get_language()
     context = {
         **_base_context(case, token), "book": book, "picker_zone": zone, "language": language, "phone": phone,
-        "language_name": _language_name(language) if language else "", "error": error, "zones": ZONES,
-        "language_choices": [(code, _language_name(code)) for code in languages_offered()],
+        "language_name": language_name(language) if language else "", "error": error, "zones": ZONES,
+        "language_choices": [(code, language_name(code)) for code in offered],
+        # Nobody holds calls in the freelancer's language: say so, and offer an interpreter.
+        "unspoken_language": language_name(page_language) if not speaks(offered, page_language) else "",
     }
     partial = request.htmx and not request.htmx.history_restore_request  # htmx swaps the times in
     template = "verification/freelancer/_times.html" if partial else "verification/freelancer/book.html"
@@ -170,11 +185,20 @@ def booked_page(request, case, token):
     return render(request, "verification/freelancer/booked.html", context)
 
 
-def _language_name(code: str) -> str:
+@require_POST
+@with_case
+def language(request, case, token):
+    """The language switcher: remembered on the case (pages and emails follow it), then back to
+    the page the freelancer was on."""
+    back = request.POST.get("next", "")
+    if not (back.startswith(f"/c/{token}/") and url_has_allowed_host_and_scheme(back, allowed_hosts=None)):
+        back = reverse("freelancer-case", kwargs={"token": token})
     try:
-        return get_language_info(code)["name_local"]
-    except KeyError:
-        return code
+        case_language_choose(case_id=case.id, language=request.POST.get("language", ""), actor="freelancer",
+                             now=timezone.now())
+    except DomainError as problem:
+        messages.error(request, problem.detail)
+    return redirect(back)
 
 
 def _act(request, token, service, case, success: str):
@@ -251,6 +275,9 @@ def extension(request, case, token):
 
 
 class AccommodationForm(forms.Form):
+    """`?need=interpreter` (from the booking page when nobody speaks the freelancer's language)
+    preselects that need."""
+
     need = forms.ChoiceField(label=gettext_lazy("What do you need?"), choices=AccommodationNeed.choices,
                              widget=forms.RadioSelect,
                              error_messages={"required": gettext_lazy("Choose what you need.")})
@@ -261,7 +288,7 @@ class AccommodationForm(forms.Form):
 def _form_page(request, case, token, *, form_class, template: str, submit, success: str):
     """A form page: on a valid POST call `submit(cleaned_data)` and go back to the case page; a
     domain error is shown on the form, which says what to change."""
-    form = form_class(request.POST or None)
+    form = form_class(request.POST or None, initial={key: value[:40] for key, value in request.GET.items()})
     if request.method == "POST" and form.is_valid():
         try:
             submit(form.cleaned_data)

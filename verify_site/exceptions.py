@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -50,7 +51,7 @@ def _rendered(value: Any) -> Any:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
-        body = {"code": exc.code, "detail": exc.detail, **_rendered(exc.extra)}
+        body = {"code": exc.code, "detail": str(exc.detail), **_rendered(exc.extra)}
         return Response(body, status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -70,7 +71,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             fields = {"non_field_errors": fields}
         response.data = {
             "code": code,
-            "detail": "Some fields are missing or invalid; see `fields`.",
+            "detail": _("Some fields are missing or invalid; see `fields`."),
             "fields": fields,
         }
     else:
@@ -82,11 +83,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 def json_not_found(request, exception=None) -> JsonResponse:
-    return JsonResponse({"code": "not_found", "detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse({"code": "not_found", "detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND)
 
 
 def json_server_error(request) -> JsonResponse:
     return JsonResponse(
-        {"code": "server_error", "detail": "Something went wrong on our side; it has been logged."},
+        {"code": "server_error", "detail": _("Something went wrong on our side; it has been logged.")},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )

@@ -41,8 +41,14 @@ class ViewScopedAutoSchema(AutoSchema):
         return super().get_serializer_name(serializer, direction)
 
     def _get_response_bodies(self, direction="response"):
-        """The operation's own answers (from `extend_schema`), then every error answer it lacks."""
+        """The operation's own answers (from `extend_schema`), then every error answer it lacks.
+        Outside /api/v1/ (the calendar feed) the errors an operation documents get the error shape."""
         responses = super()._get_response_bodies(direction=direction)
+        for status, response in responses.items():
+            if status >= "400" and "content" not in response:
+                responses[status] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=response.get("description", "")), status,
+                    direction=direction)
         if self.path.startswith("/api/v1/"):
             for status, description in ERROR_RESPONSES.items():
                 if str(status) not in responses:

@@ -8,6 +8,7 @@ SECRET_KEY, ALLOWED_HOSTS and DATABASE_URL set, the result is production-grade:
 from pathlib import Path
 
 import environ
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -107,9 +108,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Every page, email, invite and error message ships in these languages (docs/languages.md). Django
+# knows all but Filipino; LANG_INFO below gives it its name. The catalogues are in locale/<lang>/.
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+LANGUAGES = [
+    ("en", "English"),
+    ("es", "Español"),
+    ("pt-br", "Português (Brasil)"),
+    ("fr", "Français"),
+    ("hi", "हिन्दी"),
+    ("ru", "Русский"),
+    ("uk", "Українська"),
+    ("fil", "Filipino"),
+    ("ar", "العربية"),
+    ("zh-hans", "简体中文"),
+]
+LANG_INFO.setdefault("fil", {"bidi": False, "code": "fil", "name": "Filipino", "name_local": "Filipino"})
 LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "staff_language"  # the staff picker (/i18n/setlang/); freelancers' choice is on the case
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

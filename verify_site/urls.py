@@ -43,6 +43,7 @@ freelancer = [
     path("accommodation/", verification_views.accommodation, name="freelancer-accommodation-page"),
     path("appeal/", verification_views.appeal, name="freelancer-appeal"),
     path("new-link/", verification_views.link_renew, name="freelancer-link-renew"),
+    path("language/", verification_views.language, name="freelancer-language"),
 ]
 
 console = [
@@ -72,6 +73,7 @@ urlpatterns = [
     path("feeds/calendar/<str:token>.ics", feed_api.CalendarFeedApi.as_view(), name="calendar-feed"),
     path("c/<str:token>/", include(freelancer)),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the staff's language picker
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],

@@ -1,6 +1,6 @@
 from django import template
 
-from notifications.timefmt import local_time
+from notifications.timefmt import local_day, local_time
 
 register = template.Library()
 
@@ -9,6 +9,13 @@ register = template.Library()
 def local(moment, zone_name: str) -> str:
     """{{ starts_at|local:timezone }}"""
     return local_time(moment, zone_name) if moment else ""
+
+
+@register.filter
+def day(value, skeleton: str = "MMMEd") -> str:
+    """{{ d.date|day }} (`Tue 3 Mar`, `ter., 3 de mar.`) or {{ d.date|day:"MMMMEEEEd" }}: weekday and
+    month names in the active language (Babel), where Django's `date` filter has none (Filipino)."""
+    return local_day(value, skeleton) if value else ""
 
 
 @register.filter

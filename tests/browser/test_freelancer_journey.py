@@ -40,7 +40,7 @@ def flag_through_the_api(api_key) -> str:
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}")
     response = client.post("/api/v1/cases", {
         "freelancer": {"external_id": "fl-77", "email": "ana@example.com", "name": "Ana Lima",
-                       "timezone": "America/Sao_Paulo", "language": "pt-BR"},
+                       "timezone": "America/Sao_Paulo", "language": "en"},  # English here: test_languages_journey
         "reason_code": "profile_details", "public_reason": "The name on your profile differs from your payout account.",
         "profile_claims": [{"field": "country", "value": "Brazil"}], "standing": {"badges": ["Top Rated"]},
     }, format="json")

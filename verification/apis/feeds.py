@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 from scheduling.ics import representative_feed
 from scheduling.models import feed_token_hash
 from scheduling.selectors import feed_bookings, representative_for_feed_token
-from verify_site.schema import ErrorSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +54,8 @@ class CalendarFeedApi(APIView):
 
     @extend_schema(operation_id="calendar_feed", auth=[],
                    responses={(200, "text/calendar"): OpenApiResponse(description="The representative's calls."),
-                              404: OpenApiResponse(ErrorSerializer, description="Unknown, rotated or revoked token."),
-                              429: OpenApiResponse(ErrorSerializer, description="Fetched too often; see Retry-After.")})
+                              404: OpenApiResponse(description="Unknown, rotated or revoked token."),
+                              429: OpenApiResponse(description="Fetched too often; see Retry-After.")})
     def get(self, request, token: str):
         now = timezone.now()
         representative = representative_for_feed_token(token=token)

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from scheduling.models import validate_timezone
@@ -37,6 +38,6 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 raise serializers.ValidationError(
-                    "Include the UTC offset, e.g. 2026-03-03T09:30:00+05:30 or 2026-03-03T04:00:00Z."
+                    _("Include the UTC offset, e.g. 2026-03-03T09:30:00+05:30 or 2026-03-03T04:00:00Z.")
                 )
         return super().to_internal_value(value)

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -97,7 +98,7 @@ class FreelancerAvailabilityApi(FreelancerApi):
 
         def validate(self, attrs):
             if attrs.get("from") and attrs.get("to") and attrs["to"] < attrs["from"]:
-                raise serializers.ValidationError({"to": ["`to` must not be before `from`."]})
+                raise serializers.ValidationError({"to": [_("`to` must not be before `from`.")]})
             return attrs
 
     class OutputSerializer(serializers.Serializer):

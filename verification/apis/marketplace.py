@@ -2,6 +2,7 @@
 call into the domain."""
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -47,7 +48,7 @@ class FreelancerInput(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, trim_whitespace=False, validators=[timezone_name])
     language = serializers.RegexField(
         r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16,
-        error_messages={"invalid": "Use a language tag such as en, fr or pt-BR."},
+        error_messages={"invalid": _("Use a language tag such as en, fr or pt-BR.")},
     )
 
 

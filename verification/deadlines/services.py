@@ -4,15 +4,21 @@ the admin's unfreeze."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from notifications.selectors import messages_sent_at
+from scheduling.errors import message
 from scheduling.screening import text_screen
 from verification import messages
 from verification.deadlines.guards import freeze_guard_failures
 from verification.deadlines.rules import deadline_after_notice, notice_key
 from verification.deadlines.warnings import deadline_warnings_plan
 from verification.errors import CaseBusy, ExtensionNotAllowed
+from verification.languages import case_language
 from verification.models import (
     OPEN_STATUSES,
     Case,
@@ -60,16 +66,23 @@ def cases_notice_sent_record(*, now: datetime, limit: int = 1000) -> int:
 
 def case_deadline_extend(*, case: Case, hours: int, actor: str, reason: str, now: datetime, guard: str = "") -> Case:
     """Move the deadline later (from the later of the deadline and now), audit, tell the freelancer
-    and the marketplace, and re-plan the warnings. `case` is locked by the caller (`case_lock`)."""
+    and the marketplace, and re-plan the warnings. `case` is locked by the caller (`case_lock`).
+
+    A `reason` of ours is translatable (lazy): the audit and the marketplace get it in English, the
+    freelancer's email in their language; a person's typed reason is kept as typed."""
+    with translation.override(settings.LANGUAGE_CODE):
+        recorded = str(reason)
+    with translation.override(case_language(case)):
+        told = str(reason)
     before = case.deadline_at
     case.deadline_at = max(case.deadline_at or now, now) + timedelta(hours=hours)
     case_save(case, fields=["deadline_at"], now=now)
-    audit_record(case=case, actor=actor, action="deadline_extended", now=now, reason=reason,
+    audit_record(case=case, actor=actor, action="deadline_extended", now=now, reason=recorded,
                  before={"deadline_at": iso(before)},
                  after={"deadline_at": iso(case.deadline_at), **({"guard": guard} if guard else {})})
-    messages.case_email_for_change(case, kind="deadline_extended", now=now, context={"reason": reason})
+    messages.case_email_for_change(case, kind="deadline_extended", now=now, context={"reason": told})
     deadline_warnings_plan(case, now=now)
-    messages.marketplace_event_publish(case, event="case.deadline_extended", now=now, data={"reason": reason})
+    messages.marketplace_event_publish(case, event="case.deadline_extended", now=now, data={"reason": recorded})
     return case
 
 
@@ -85,9 +98,10 @@ def case_deadline_check(*, case_id, now: datetime, skip_locked: bool = False) ->
         return "skipped"
     failures = freeze_guard_failures(case)
     if failures:
-        reason = "; ".join(f.why for f in failures)
+        why = lazy(lambda: "; ".join(str(f.why) for f in failures), str)()
         case_deadline_extend(case=case, hours=case.policy.guard_extension_hours, actor="system",
-                             reason=f"Not frozen: {reason}.", now=now, guard=",".join(f.guard for f in failures))
+                             reason=message(_("Not frozen: %(why)s."), why=why), now=now,
+                             guard=",".join(f.guard for f in failures))
         return "extended"
     case_transition(case=case, to_status=CaseStatus.FROZEN, actor="system", action="frozen",
                     reason="The deadline passed with every freeze guard holding.", now=now)
@@ -113,7 +127,7 @@ def cases_deadline_sweep(*, now: datetime, batch_size: int = 500) -> dict[str, i
             last_id, last_deadline = batch[-1]
             due = all_due.filter(deadline_at__gte=last_deadline).exclude(deadline_at=last_deadline, pk__lte=last_id)
         batch = list(due.values_list("pk", "deadline_at")[:batch_size])
-        for case_id, _ in batch:
+        for case_id, _deadline in batch:
             outcome = case_deadline_check(case_id=case_id, now=now, skip_locked=True)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if len(batch) < batch_size:
@@ -133,7 +147,7 @@ def case_extension_request(*, case_id, actor: str, now: datetime) -> Case:
                                created_by=actor, created_at=now, resolved_by="system", resolved_at=now,
                                resolution=f"Granted automatically: {days} days.")
     return case_deadline_extend(case=case, hours=24 * days, actor=actor, now=now,
-                                reason=f"Self-service extension of {days} days.")
+                                reason=message(_("Self-service extension of %(days)s days."), days=days))
 
 
 @transaction.atomic
@@ -142,7 +156,7 @@ def case_extend(*, case_id, actor: str, reason: str, now: datetime, hours: int |
     text_screen(reason, field="reason")
     case, now = case_lock(case_id, now=now)
     if case.is_final:
-        raise ExtensionNotAllowed("This case has ended.")
+        raise ExtensionNotAllowed(_("This case has ended."))
     return case_deadline_extend(case=case, hours=hours or case.policy.guard_extension_hours, actor=actor, reason=reason,
                                 now=now)
 

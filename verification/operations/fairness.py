@@ -17,6 +17,7 @@ from datetime import timedelta
 import numpy as np
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q
+from django.utils.translation import gettext_lazy as _
 from scipy.special import gammaln
 from scipy.stats import false_discovery_control
 
@@ -28,8 +29,8 @@ from verification.operations.stats import duration_percentiles
 
 MIN_CALLS = 20
 ALPHA = 0.05
-TEST_NAME = ("two-sided Fisher exact test of each representative's adverse calls against the rest of the team's, "
-             "Benjamini-Hochberg adjusted over the representatives tested")
+TEST_NAME = _("two-sided Fisher exact test of each representative's adverse calls against the rest of the team's, "
+              "Benjamini-Hochberg adjusted over the representatives tested")
 
 
 @dataclass(frozen=True)

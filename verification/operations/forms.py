@@ -7,6 +7,8 @@ from zoneinfo import available_timezones
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.models import validate_timezone
 from verification.models import GracePolicy
@@ -18,14 +20,14 @@ ZONES = sorted(available_timezones() - {"localtime"})
 
 class PeriodForm(forms.Form):
     days = forms.TypedChoiceField(
-        label="Period", coerce=int, required=False, empty_value=DEFAULT_DAYS,
-        choices=[(str(d), f"Last {d} days") for d in PERIODS],
-        error_messages={"invalid_choice": "“%(value)s” is not a period on offer: pick the last 7, 14, 30 or 90 "
-                                          "days, or give two dates."},
+        label=_("Period"), coerce=int, required=False, empty_value=DEFAULT_DAYS,
+        choices=[(str(d), format_lazy(_("Last {days} days"), days=d)) for d in PERIODS],
+        error_messages={"invalid_choice": _("“%(value)s” is not a period on offer: pick the last 7, 14, 30 or 90 "
+                                            "days, or give two dates.")},
     )
-    since = forms.DateField(label="Or from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="to (included)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    zone = forms.CharField(label="Time zone (days and times)", required=False, max_length=64,
+    since = forms.DateField(label=_("Or from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("to (included)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    zone = forms.CharField(label=_("Time zone (days and times)"), required=False, max_length=64,
                            validators=[validate_timezone],
                            widget=forms.Select(choices=[(z, z) for z in ZONES]))
 
@@ -43,16 +45,16 @@ class PeriodForm(forms.Form):
         if "since" in self.errors or "until" in self.errors:
             return data
         if bool(since) != bool(until):
-            raise ValidationError("Give both dates (from and to), or leave both empty and pick a period.")
+            raise ValidationError(_("Give both dates (from and to), or leave both empty and pick a period."))
         if since and until:
             latest = self.now.date() + timedelta(days=366)
             if not (EARLIEST <= since <= latest and EARLIEST <= until <= latest):
-                raise ValidationError(f"Pick dates between {EARLIEST:%Y} and a year from today.")
+                raise ValidationError(_("Pick dates between %(year)s and a year from today.") % {"year": EARLIEST.year})
             if since > until:
-                raise ValidationError("The first date is after the second: swap them.")
+                raise ValidationError(_("The first date is after the second: swap them."))
             if (until - since).days + 1 > MAX_DAYS:
-                raise ValidationError(f"That range is {(until - since).days + 1} days: pick at most {MAX_DAYS} "
-                                      "days, so the page stays quick for everyone.")
+                raise ValidationError(_("That range is %(days)s days: pick at most %(most)s days, so the page stays "
+                                        "quick for everyone.") % {"days": (until - since).days + 1, "most": MAX_DAYS})
         return data
 
     def period(self) -> Period:
@@ -89,38 +91,39 @@ class OffsetsField(forms.Field):
         numbers = []
         for part in (p for p in re.split(r"[,;\s]+", text) if p):
             if not re.fullmatch(r"-?\d{1,6}", part):
-                raise ValidationError(f"“{part}” is not a whole number of {self.unit}. Type numbers separated by "
-                                      "commas, e.g. 72, 24.", code="not_a_number")
+                raise ValidationError(_("“%(part)s” is not a whole number of %(unit)s. Type numbers separated by "
+                                        "commas, e.g. 72, 24.") % {"part": part, "unit": self.unit},
+                                      code="not_a_number")
             numbers.append(int(part))
         return numbers
 
     def validate(self, value: list[int]) -> None:
         if not value and self.required:
-            raise ValidationError(f"Give at least one time, in {self.unit}.", code="required")
+            raise ValidationError(_("Give at least one time, in %(unit)s.") % {"unit": self.unit}, code="required")
         for number in value:
             if number <= 0:
-                raise ValidationError(f"{number} is not more than 0: each must be a positive number of {self.unit}.",
-                                      code="not_positive")
+                raise ValidationError(_("%(number)s is not more than 0: each must be a positive number of %(unit)s.")
+                                      % {"number": number, "unit": self.unit}, code="not_positive")
             if self.maximum is not None and number > self.maximum:
-                raise ValidationError(f"{number} {self.unit} is more than the most allowed ({self.maximum}).",
-                                      code="too_large")
+                raise ValidationError(_("%(number)s %(unit)s is more than the most allowed (%(most)s).")
+                                      % {"number": number, "unit": self.unit, "most": self.maximum}, code="too_large")
         repeated = sorted({n for n in value if value.count(n) > 1})
         if repeated:
-            raise ValidationError(f"{', '.join(map(str, repeated))} is listed twice: give each time once.",
-                                  code="duplicate")
+            raise ValidationError(_("%(numbers)s is listed twice: give each time once.")
+                                  % {"numbers": ", ".join(map(str, repeated))}, code="duplicate")
         if value != sorted(value, reverse=True):
-            raise ValidationError(f"List them from the largest to the smallest: "
-                                  f"{', '.join(map(str, sorted(value, reverse=True)))}.", code="not_sorted")
+            raise ValidationError(_("List them from the largest to the smallest: %(numbers)s.")
+                                  % {"numbers": ", ".join(map(str, sorted(value, reverse=True)))}, code="not_sorted")
 
 
 class GracePolicyForm(forms.ModelForm):
     warning_offsets_hours = OffsetsField(
-        unit="hours", label="Warnings before the deadline (hours)",
-        help_text="Largest first, separated by commas, e.g. 72, 24. Each inside the grace period; the last at least "
-                  "the minimum warning lead before the deadline.")
+        unit=_("hours"), label=_("Warnings before the deadline (hours)"),
+        help_text=_("Largest first, separated by commas, e.g. 72, 24. Each inside the grace period; the last at "
+                    "least the minimum warning lead before the deadline."))
     reminder_offsets_minutes = OffsetsField(
-        unit="minutes", maximum=7 * 24 * 60, label="Reminders before a booked call (minutes)",
-        help_text="Largest first, separated by commas, e.g. 1440, 60, 10 (a day, an hour, ten minutes before).")
+        unit=_("minutes"), maximum=7 * 24 * 60, label=_("Reminders before a booked call (minutes)"),
+        help_text=_("Largest first, separated by commas, e.g. 1440, 60, 10 (a day, an hour, ten minutes before)."))
 
     class Meta:
         model = GracePolicy
@@ -133,10 +136,12 @@ class GracePolicyForm(forms.ModelForm):
         if warnings and grace_days:
             outside = [h for h in warnings if h >= grace_days * 24]
             if outside:
-                self.add_error("warning_offsets_hours", f"{', '.join(map(str, outside))} h is not inside the grace "
-                               f"period ({grace_days} days = {grace_days * 24} h).")
+                self.add_error("warning_offsets_hours", _(
+                    "%(hours)s h is not inside the grace period (%(days)s days = %(total)s h).") % {
+                    "hours": ", ".join(map(str, outside)), "days": grace_days, "total": grace_days * 24})
         if warnings and lead is not None and min(warnings) < lead:
-            self.add_error("warning_offsets_hours", f"The last warning ({min(warnings)} h before the deadline) must "
-                           f"be at least the minimum warning lead ({lead} h) before it: the freeze guard would never "
-                           "count it, and every deadline would be extended.")
+            self.add_error("warning_offsets_hours", _(
+                "The last warning (%(last)s h before the deadline) must be at least the minimum warning lead "
+                "(%(lead)s h) before it: the freeze guard would never count it, and every deadline would be "
+                "extended.") % {"last": min(warnings), "lead": lead})
         return data

@@ -21,6 +21,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
+from django.utils.translation import gettext_lazy as _
 
 from verification.models import AuditEvent, CallRecord, Case, CaseRequest, CaseStatus, Outcome, RequestKind
 from verification.operations.period import Period
@@ -30,27 +31,27 @@ HELD = [Outcome.VERIFIED, Outcome.RETRY_TECHNICAL, Outcome.ALT_PATH, Outcome.ESC
 DECIDED = [CaseStatus.VERIFIED, CaseStatus.NOT_VERIFIED]
 
 STAGES = [
-    ("flagged", "Flagged"),
-    ("noticed", "Notice sent"),
-    ("booked", "Booked a call"),
-    ("held", "Call held"),
-    ("decided", "Outcome (verified or not verified)"),
+    ("flagged", _("Flagged")),
+    ("noticed", _("Notice sent")),
+    ("booked", _("Booked a call")),
+    ("held", _("Call held")),
+    ("decided", _("Outcome (verified or not verified)")),
 ]
 
 # Why a deadline moved, from the audit log: the guard that failed (the sweep records it), or what
 # else was written with the extension in the same change (same case, same instant).
 EXTENSION_REASONS = {
-    "warned": "Guard: a warning was not sent in time",
-    "not_booked": "Guard: a call was booked",
-    "nothing_pending": "Guard: an accommodation request or appeal was pending",
-    "hold": "Guard: an admin hold was pending",
-    "no_fault_of_ours": "Guard: a call we cancelled or missed was not yet made good",
-    "offered_enough": "Guard: too few bookable times were offered",
-    "rep_no_show": "Our representative missed the call",
-    "retry_technical": "Technical problem on the call (not a failure)",
-    "self": "The freelancer's one self-service extension",
-    "we_cancelled": "We cancelled the booked call (no representative left)",
-    "admin": "An admin extended or unfroze the case",
+    "warned": _("Guard: a warning was not sent in time"),
+    "not_booked": _("Guard: a call was booked"),
+    "nothing_pending": _("Guard: an accommodation request or appeal was pending"),
+    "hold": _("Guard: an admin hold was pending"),
+    "no_fault_of_ours": _("Guard: a call we cancelled or missed was not yet made good"),
+    "offered_enough": _("Guard: too few bookable times were offered"),
+    "rep_no_show": _("Our representative missed the call"),
+    "retry_technical": _("Technical problem on the call (not a failure)"),
+    "self": _("The freelancer's one self-service extension"),
+    "we_cancelled": _("We cancelled the booked call (no representative left)"),
+    "admin": _("An admin extended or unfroze the case"),
 }
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Max, Min, Q
 from django.db.models.fields.json import KeyTextTransform
+from django.utils.translation import gettext_lazy as _
 
 from notifications.models import MessageStatus, OutboxMessage
 from scheduling.models import Slot
@@ -102,12 +103,12 @@ def _pending(queryset, *, kind_field: str, now: datetime) -> dict[str, PendingWo
 
 PENDING_KINDS = [
     # (source, kind, label)
-    ("request", RequestKind.ACCOMMODATION, "Accommodation requests"),
-    ("request", RequestKind.EXTENSION, "Extension requests"),
-    ("request", RequestKind.HOLD, "Admin holds"),
-    ("review", ReviewKind.APPEAL, "Appeals"),
-    ("review", ReviewKind.ESCALATION, "Escalations"),
-    ("review", ReviewKind.NO_SHOW_LIMIT, "Too many missed calls"),
+    ("request", RequestKind.ACCOMMODATION, _("Accommodation requests")),
+    ("request", RequestKind.EXTENSION, _("Extension requests")),
+    ("request", RequestKind.HOLD, _("Admin holds")),
+    ("review", ReviewKind.APPEAL, _("Appeals")),
+    ("review", ReviewKind.ESCALATION, _("Escalations")),
+    ("review", ReviewKind.NO_SHOW_LIMIT, _("Too many missed calls")),
 ]
 
 

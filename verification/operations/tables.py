@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Table:
     columns: list[Column]
     rows: list[Row] = field(default_factory=list)
     note: str = ""
-    empty: str = "Nothing to show for this period."
+    empty: str = _("Nothing to show for this period.")
 
     def add(self, values: dict, *, flagged: bool = False, links: dict[str, str] | None = None) -> None:
         links = links or {}

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from verification.operations import present
 from verification.operations.capacity import MIN_HISTORY, forecast
@@ -21,8 +22,8 @@ from verification.operations.period import FORECAST_DAYS, MAX_DAYS
 from verification.operations.tables import table_csv
 
 PERMISSION = "verification.view_operations"
-PAGES = [("operations-now", "Now"), ("operations-funnel", "Funnel and times"),
-         ("operations-capacity", "Capacity"), ("operations-representatives", "Representatives")]
+PAGES = [("operations-now", _("Now")), ("operations-funnel", _("Funnel and times")),
+         ("operations-capacity", _("Capacity")), ("operations-representatives", _("Representatives"))]
 
 
 def operations_required(view):
@@ -32,7 +33,7 @@ def operations_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.has_perm(PERMISSION):
-            raise PermissionDenied("The Operations pages need the “Can see the Operations pages” permission.")
+            raise PermissionDenied(_("The Operations pages need the “Can see the Operations pages” permission."))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -43,8 +44,8 @@ def _render(request, *, page: str, template: str, context: dict, tables=(), stat
     if name is not None and status == 200:
         table = next((t for t in tables if t.name == name), None)
         if table is None:
-            context["problem"] = (f"There is no table “{name[:40]}” on this page to download: use the "
-                                  "“Download CSV” links under the tables.")
+            context["problem"] = _("There is no table “%(name)s” on this page to download: use the "
+                                   "“Download CSV” links under the tables.") % {"name": name[:40]}
             status = 404
         else:
             stamp = timezone.now().strftime("%Y%m%d-%H%M")

@@ -5,8 +5,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
-from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken
+from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken, message
 from scheduling.models import Booking, Displacement
 from scheduling.selectors import booking_active_for, bookings_displaced_unhandled, slot_exists
 from scheduling.services import bookings as scheduling_bookings
@@ -30,16 +31,16 @@ from verification.services.earlier import earlier_time_offer
 def _check_bookable_time(*, case: Case, starts_at: datetime, now: datetime) -> None:
     start, end = case_booking_window(case=case, now=now)
     if starts_at <= now:
-        raise BookingTimeInvalid("in_the_past", "That time has already passed. Pick a time in the future.")
+        raise BookingTimeInvalid("in_the_past", _("That time has already passed. Pick a time in the future."))
     if starts_at < start:
         minutes = int((start - now).total_seconds() // 60)
-        raise BookingTimeInvalid("too_soon",
-                                 f"Calls must be booked at least {minutes} minutes ahead. Pick a later time.")
+        raise BookingTimeInvalid("too_soon", message(
+            _("Calls must be booked at least %(minutes)s minutes ahead. Pick a later time."), minutes=minutes))
     if starts_at >= end:
-        raise BookingTimeInvalid("after_deadline", "That time is after your deadline. Pick a time before it.")
+        raise BookingTimeInvalid("after_deadline", _("That time is after your deadline. Pick a time before it."))
     if not slot_exists(starts_at=starts_at):
         raise BookingTimeInvalid(
-            "not_a_slot_time", "No call starts at that time. Pick one of the times from the availability list."
+            "not_a_slot_time", _("No call starts at that time. Pick one of the times from the availability list.")
         )
 
 
@@ -78,7 +79,8 @@ def case_booking_create(
     if case.status not in BOOKABLE_STATUSES:
         if case.status == CaseStatus.SCHEDULED:
             raise AlreadyBooked()
-        raise CaseNotBookable(f"A case that is {case.get_status_display().lower()} cannot book a call.")
+        raise CaseNotBookable(message(_("A case that is %(status)s cannot book a call."),
+                                       status=case.get_status_display().lower()))
     rebooking = case_booking_is_a_change(case)
     if rebooking:
         _check_change_of_time(case=case, now=now)
@@ -106,8 +108,10 @@ def case_booking_reschedule(*, case_id, starts_at: datetime, actor: str, now: da
     if current is None:
         raise BookingNotFound()
     if current.starts_at - now < case.policy.reschedule_cutoff:
-        raise RescheduleNotAllowed("too_close_to_call", f"Calls cannot be moved in the last "
-                                   f"{case.policy.reschedule_cutoff} before they start. Join as planned.")
+        hours = round(case.policy.reschedule_cutoff.total_seconds() / 3600, 1)
+        raise RescheduleNotAllowed("too_close_to_call", message(
+            _("Calls cannot be moved in the last %(hours)s hours before they start. Join as planned."),
+            hours=f"{hours:g}"))
     _check_change_of_time(case=case, now=now)
     _check_bookable_time(case=case, starts_at=starts_at, now=now)
     before, left = iso(current.starts_at), current.starts_at
@@ -210,7 +214,7 @@ def case_booking_displaced_handle(*, booking_id, now: datetime) -> None:
                             after={"booking_id": str(booking.id)})
         if not case.is_final and case.deadline_at:
             case_deadline_extend(case=case, hours=case.policy.our_fault_extension_hours, actor="system", now=now,
-                                 reason="We cancelled the booked call (no representative free at that time).")
+                                 reason=_("We cancelled the booked call (no representative free at that time)."))
         messages.booking_cancellation_enqueue(case, booking, by_us=True, now=now)
     scheduling_bookings.booking_displacement_handled(booking_id=booking.id, now=now)
 

@@ -5,7 +5,9 @@ from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
+from scheduling.errors import message
 from scheduling.models import Booking
 from scheduling.screening import text_screen
 from scheduling.services.bookings import booking_finish
@@ -29,7 +31,7 @@ def _call_for(*, booking_id, user: User) -> CallRecord:
     call = CallRecord.objects.select_for_update(of=("self",)).select_related("case", "checklist").filter(
         booking_id=booking_id).first()
     if call is None or not acts_for(user, call.representative_user_id):
-        raise CallNotAllowed("This is not one of your calls.")
+        raise CallNotAllowed(_("This is not one of your calls."))
     return call
 
 
@@ -43,7 +45,7 @@ def call_start(*, booking_id, user: User, now: datetime) -> CallRecord:
     # booking of theirs being committed (its foreign key needs FOR KEY SHARE on that row)
     booking = Booking.objects.select_for_update(of=("self",)).select_related("representative").get(pk=booking_id)
     if not acts_for(user, booking.representative.user_id):
-        raise CallNotAllowed("This is not one of your calls.")
+        raise CallNotAllowed(_("This is not one of your calls."))
     call, created = CallRecord.objects.get_or_create(
         booking_id=booking.id,
         defaults={"case_id": booking.case_ref, "representative_user_id": booking.representative.user_id,
@@ -60,11 +62,11 @@ def _answers_record(call: CallRecord, answers: dict[str, str]) -> None:
     if not answers:
         return
     if call.outcome:
-        raise CallNotAllowed("The outcome is recorded; the checklist can no longer change.")
+        raise CallNotAllowed(_("The outcome is recorded; the checklist can no longer change."))
     questions = {q["key"]: q for q in checklist_questions(call)}
     for key, choice in answers.items():
         if key not in questions or choice not in questions[key]["choices"]:
-            raise CallNotAllowed("Pick one of the listed answers.")
+            raise CallNotAllowed(_("Pick one of the listed answers."))
     call.answers = {**call.answers, **answers}
     call.save(update_fields=["answers"])
 
@@ -91,23 +93,24 @@ def call_outcome(*, booking_id, user: User, outcome: str, now: datetime, note: s
     text_screen(note, field="note")
     call = _call_for(booking_id=booking_id, user=user)
     if call.outcome:
-        raise CallNotAllowed("The outcome of this call is already recorded.")
+        raise CallNotAllowed(_("The outcome of this call is already recorded."))
     rule = OUTCOMES.get(outcome)
     if rule is None:
-        raise CallNotAllowed("Only a reviewer can decide that a profile is not verified.")
+        raise CallNotAllowed(_("Only a reviewer can decide that a profile is not verified."))
     case, now = case_lock(call.case_id, now=now)
     if rule.after_no_show_wait:
         allowed_from = no_show_allowed_from(case=case, booking=Booking.objects.get(pk=call.booking_id))
         if now < allowed_from:
-            raise CallNotAllowed(f"Wait until {allowed_from:%H:%M} UTC before recording a no-show.")
+            raise CallNotAllowed(message(_("Wait until %(time)s UTC before recording a no-show."),
+                                         time=f"{allowed_from:%H:%M}"))
     if rule.needs_route and need not in AccommodationNeed.values:
-        raise CallNotAllowed("Pick which other route the freelancer needs.")
+        raise CallNotAllowed(_("Pick which other route the freelancer needs."))
     if rule.needs_every_answer:
         unanswered = [q["label"] for q in checklist_questions(call) if q["key"] not in call.answers]
         if unanswered:
-            raise CallNotAllowed(f"Answer every checklist item first ({len(unanswered)} left).")
+            raise CallNotAllowed(message(_("Answer every checklist item first (%(left)s left)."), left=len(unanswered)))
     if len(note) > NOTE_MAX:
-        raise CallNotAllowed(f"Keep the note under {NOTE_MAX} characters.")
+        raise CallNotAllowed(message(_("Keep the note under %(limit)s characters."), limit=NOTE_MAX))
     actor = f"user:{user.get_username()}"
     call.outcome, call.outcome_at, call.escalation_note = outcome, now, note if rule.keeps_note else ""
     call.outcome_by = user

@@ -5,7 +5,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
+from scheduling.errors import message
 from scheduling.screening import text_screen
 from scheduling.selectors import booking_active_for
 from scheduling.services import bookings as scheduling_bookings
@@ -55,8 +57,8 @@ def case_transition(
     the caller (`case_lock`), inside the caller's transaction."""
     if not transitions.is_allowed(case.status, to_status):
         raise IllegalTransition(
-            f"A case that is {case.get_status_display().lower()} cannot become "
-            f"{CaseStatus(to_status).label.lower()}.",
+            message(_("A case that is %(status)s cannot become %(to_status)s."),
+                    status=case.get_status_display().lower(), to_status=CaseStatus(to_status).label.lower()),
             extra={"case": case_summary(case)},
         )
     from_status = case.status

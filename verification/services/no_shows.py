@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.models import Booking, BookingStatus
 from scheduling.services.bookings import booking_finish
@@ -38,7 +39,7 @@ def booking_rep_no_show(*, booking_id, now: datetime) -> bool:
     case.priority_until = now + timedelta(hours=PRIORITY_HOURS)
     case_save(case, fields=["priority_until"], now=now)
     case_deadline_extend(case=case, hours=case.policy.rep_no_show_extension_hours, actor="system", now=now,
-                         reason="We are sorry: our representative missed your call. Please book again.")
+                         reason=_("We are sorry: our representative missed your call. Please book again."))
     messages.case_email_for_change(case, kind="rep_no_show", now=now)
     return True
 

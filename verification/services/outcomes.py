@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext_lazy as _
+
 from verification.deadlines.services import case_deadline_extend
 from verification.models import CallRecord, Case, CaseStatus, Outcome, RequestKind, ReviewKind
 from verification.services.cases import case_save, case_transition, case_verify
@@ -45,7 +47,7 @@ def _reopened(e: Effect, action: str) -> None:
 def _technical_retry(e: Effect) -> None:
     _reopened(e, "retry_technical")
     case_deadline_extend(case=e.case, hours=e.case.policy.technical_retry_extension_hours, actor=e.actor, now=e.now,
-                         reason="A technical problem on the call: please book again. This is not a failure.")
+                         reason=_("A technical problem on the call: please book again. This is not a failure."))
 
 
 def _freelancer_no_show(e: Effect) -> None:

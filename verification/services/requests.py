@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.screening import text_screen
 from verification.errors import RequestNotAllowed
@@ -22,9 +23,9 @@ def case_request_create(*, case_id, kind: str, actor: str, now: datetime, need: 
 def request_open(*, case: Case, kind: str, actor: str, now: datetime, need: str = "", note: str = "") -> CaseRequest:
     """The request itself, on a case the caller has locked (`case_lock`)."""
     if case.is_final:
-        raise RequestNotAllowed("This case has ended.")
+        raise RequestNotAllowed(_("This case has ended."))
     if CaseRequest.objects.filter(case=case, kind=kind, status=RequestStatus.PENDING).exists():
-        raise RequestNotAllowed("A request of this kind is already pending; staff will answer it.")
+        raise RequestNotAllowed(_("A request of this kind is already pending; staff will answer it."))
     request = CaseRequest.objects.create(case=case, kind=kind, need=need, note=note, created_by=actor,
                                          created_at=now)
     case_save(case, fields=[], now=now)
@@ -39,7 +40,7 @@ def case_request_resolve(*, request_id: int, status: str, actor: str, reason: st
     case, now = case_lock(CaseRequest.objects.values_list("case_id", flat=True).get(pk=request_id), now=now)
     request = CaseRequest.objects.select_for_update().get(pk=request_id)
     if request.status != RequestStatus.PENDING:
-        raise RequestNotAllowed("This request was already resolved.")
+        raise RequestNotAllowed(_("This request was already resolved."))
     request.status, request.resolved_by, request.resolved_at, request.resolution = status, actor, now, reason
     request.save(update_fields=["status", "resolved_by", "resolved_at", "resolution"])
     case_save(case, fields=[], now=now)
@@ -59,5 +60,5 @@ def case_hold_release(*, case_id, actor: str, reason: str, now: datetime) -> Non
     text_screen(reason, field="reason")
     hold = CaseRequest.objects.filter(case_id=case_id, kind=RequestKind.HOLD, status=RequestStatus.PENDING).first()
     if hold is None:
-        raise RequestNotAllowed("This case has no hold.")
+        raise RequestNotAllowed(_("This case has no hold."))
     case_request_resolve(request_id=hold.pk, status=RequestStatus.RESOLVED, actor=actor, reason=reason, now=now)

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.screening import text_screen
 from verification import messages
@@ -80,7 +81,7 @@ def case_appeal(*, case_id, statement: str, actor: str, now: datetime) -> Review
     """After NOT_VERIFIED: the freelancer appeals; a reviewer not involved before decides."""
     case, now = case_lock(case_id, now=now)
     if case.status != CaseStatus.NOT_VERIFIED:
-        raise RequestNotAllowed("Only a case that was not verified can be appealed.")
+        raise RequestNotAllowed(_("Only a case that was not verified can be appealed."))
     previous = frozenset(_earlier_deciders(case.pk) | set(
         Review.objects.filter(case=case).exclude(assigned_to=None).values_list("assigned_to", flat=True)))
     CaseRequest.objects.create(case=case, kind=RequestKind.APPEAL, note=statement, created_by=actor, created_at=now)
@@ -118,15 +119,15 @@ def _review_decide(*, review_id: int, user: User, decision: str, now: datetime, 
                    statement: str) -> Review:
     review = Review.objects.select_for_update().select_related("case").get(pk=review_id)
     if review.decided_at:
-        raise ReviewNotAllowed("This review is already decided.")
+        raise ReviewNotAllowed(_("This review is already decided."))
     if user.pk in _on_calls(review.case_id):
-        raise DeciderNotIndependent("You were on or ran a call for this case; another reviewer must decide.",
+        raise DeciderNotIndependent(_("You were on or ran a call for this case; another reviewer must decide."),
                                     rule="ran_a_call")
     if review.kind == ReviewKind.APPEAL and user.pk in _earlier_deciders(review.case_id, before=review):
-        raise DeciderNotIndependent("You decided this case before; an appeal must be decided by someone else.",
+        raise DeciderNotIndependent(_("You decided this case before; an appeal must be decided by someone else."),
                                     rule="earlier_decider")
     if not acts_for(user, review.assigned_to_id):
-        raise ReviewNotAllowed("This review is assigned to someone else.")
+        raise ReviewNotAllowed(_("This review is assigned to someone else."))
     case, now = case_lock(review.case_id, now=now)
     actor = f"user:{user.get_username()}"
     if decision == Outcome.VERIFIED:
@@ -134,7 +135,7 @@ def _review_decide(*, review_id: int, user: User, decision: str, now: datetime, 
         case_verify(case=case, actor=actor, reason=statement or "Verified on review.", now=now)
     elif decision == Outcome.NOT_VERIFIED:
         if reason_code not in NotVerifiedReason.values or not statement.strip():
-            raise ReviewNotAllowed("Give a reason code and a statement of reasons the freelancer will see.")
+            raise ReviewNotAllowed(_("Give a reason code and a statement of reasons the freelancer will see."))
         review.decision, review.reason_code, review.statement = decision, reason_code, statement
         case_transition(case=case, to_status=CaseStatus.NOT_VERIFIED, actor=actor, action="not_verified",
                         reason=statement, now=now, after={"reason_code": reason_code})
@@ -142,7 +143,7 @@ def _review_decide(*, review_id: int, user: User, decision: str, now: datetime, 
         messages.marketplace_event_publish(case, event="case.not_verified", now=now,
                                            data={"reason_code": reason_code})
     else:
-        raise ReviewNotAllowed("Decide VERIFIED or NOT_VERIFIED.")
+        raise ReviewNotAllowed(_("Decide VERIFIED or NOT_VERIFIED."))
     review.decided_at, review.decided_by = now, user
     review.save(update_fields=["decision", "reason_code", "statement", "decided_at", "decided_by"])
     CaseRequest.objects.filter(case_id=review.case_id, kind=RequestKind.APPEAL, status=RequestStatus.PENDING).update(
