@@ -22,7 +22,9 @@ How a text is matched, so that ordinary notes pass and hostile ones do not:
 import re
 from dataclasses import dataclass
 
-from scheduling.errors import DomainError
+from django.utils.translation import gettext_lazy as _
+
+from scheduling.errors import DomainError, message
 
 # category -> words refused wherever they appear (base forms; inflections are derived)
 PROTECTED: dict[str, tuple[str, ...]] = {
@@ -195,8 +197,9 @@ class ProtectedTermsInText(DomainError):
         words = ", ".join(f'"{f.word}"' for f in findings)
         categories = ", ".join(sorted({f.category for f in findings}))
         super().__init__(
-            f"The {field.replace('_', ' ')} mentions {words} ({categories}): nothing about appearance or a protected "
-            "characteristic is recorded. Describe what was checked (the document, the profile facts), not the person.",
+            message(_("The %(field)s mentions %(words)s (%(categories)s): nothing about appearance or a protected "
+                      "characteristic is recorded. Describe what was checked (the document, the profile facts), not "
+                      "the person."), field=field.replace("_", " "), words=words, categories=categories),
             extra={"field": field, "terms": [f.word for f in findings]},
         )
 
@@ -205,7 +208,8 @@ def text_screen(text: str, *, field: str) -> str:
     """Refuse (raise) a free text that mentions a protected characteristic; return it unchanged otherwise.
     Call it before anything is written."""
     if len(text or "") > MAX_LENGTH:
-        raise DomainError(f"The {field.replace('_', ' ')} is too long (at most {MAX_LENGTH} characters).")
+        raise DomainError(message(_("The %(field)s is too long (at most %(most)s characters)."),
+                                  field=field.replace("_", " "), most=MAX_LENGTH))
     findings = protected_terms_found(text or "")
     if findings:
         raise ProtectedTermsInText(field=field, findings=findings)

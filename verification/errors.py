@@ -67,12 +67,12 @@ class ReviewNotAllowed(Forbidden):
 
 class EarlierTimesNeedBooking(Conflict):
     code = "earlier_times_need_booking"
-    detail = "Book a call first; then we can tell you if an earlier time opens."
+    detail = _("Book a call first; then we can tell you if an earlier time opens.")
 
 
 class EarlierOfferNotFound(NotFound):
     code = "earlier_offer_not_found"
-    detail = "This offer is not for your case. Use the link from your own email."
+    detail = _("This offer is not for your case. Use the link from your own email.")
 
 
 class EarlierTimeTaken(Conflict):
@@ -80,7 +80,7 @@ class EarlierTimeTaken(Conflict):
     call is no longer later); their booking is unchanged."""
 
     code = "earlier_time_taken"
-    detail = "That time was taken. Your call is unchanged."
+    detail = _("That time was taken. Your call is unchanged.")
 
 
 class DeciderNotIndependent(ReviewNotAllowed):

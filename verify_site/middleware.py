@@ -5,6 +5,7 @@ from django.contrib.auth import logout
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from verify_site.views import not_found
 
@@ -71,7 +72,7 @@ class NulCharacterMiddleware:
     the path it names nothing (404); in a query parameter it is a 400 naming the parameter. Bodies
     are checked by their parsers (`verify_site.parsers`, Django's form fields)."""
 
-    MESSAGE = "Null characters are not allowed."
+    MESSAGE = _("Null characters are not allowed.")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -87,7 +88,7 @@ class NulCharacterMiddleware:
 
     def _bad_request(self, request, fields: list[str]):
         if request.path.startswith("/api/"):
-            return JsonResponse({"code": "invalid", "detail": "Some fields are missing or invalid; see `fields`.",
+            return JsonResponse({"code": "invalid", "detail": _("Some fields are missing or invalid; see `fields`."),
                                  "fields": {name.replace("\x00", "") or "query": [self.MESSAGE] for name in fields}},
                                 status=400)
         return render(request, "400.html", {"fields": [name.replace("\x00", "") for name in fields],

@@ -22,3 +22,9 @@ def day(value, skeleton: str = "MMMEd") -> str:
 def get_item(mapping, key):
     """{{ answers|get_item:key }}"""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def earlier_offer(link: str, offer_id) -> str:
+    """{{ link|earlier_offer:offer_id }}: the page of an earlier-time offer under the freelancer's link."""
+    return f"{link}earlier/{offer_id}/"

@@ -51,17 +51,18 @@ def _check_change_of_time(*, case: Case, now: datetime) -> None:
     if case_reschedules_left(case) <= 0:
         raise RescheduleNotAllowed(
             "reschedule_limit_reached",
-            f"You have already changed the time of your call {case.policy.max_reschedules} times, the most "
-            f"allowed (cancelling and booking again counts as a change). If you need another time, ask for help "
-            f"from your case page.",
+            message(_("You have already changed the time of your call %(limit)s times, the most allowed "
+                      "(cancelling and booking again counts as a change). If you need another time, ask for help "
+                      "from your case page."), limit=case.policy.max_reschedules),
         )
     if case.time_changed_at is None:
         return
     wait = case.time_changed_at + timedelta(seconds=settings.BOOKING_CHANGE_COOLDOWN_SECONDS) - now
     if wait > timedelta(0):
         seconds = math.ceil(wait.total_seconds())
-        raise RescheduleNotAllowed("change_too_soon", f"You changed your call a moment ago. Wait {seconds} seconds "
-                                   f"before changing it again.", extra={"retry_after": seconds})
+        raise RescheduleNotAllowed("change_too_soon", message(
+            _("You changed your call a moment ago. Wait %(seconds)s seconds before changing it again."),
+            seconds=seconds), extra={"retry_after": seconds})
 
 
 def _count_change_of_time(case: Case, *, now: datetime) -> None:
@@ -141,7 +142,7 @@ def case_booking_cancel(*, case_id, actor: str, now: datetime) -> Booking:
     if current is None:
         raise BookingNotFound()
     if current.starts_at <= now:
-        raise CaseNotBookable("The call has already started; it can no longer be cancelled.")
+        raise CaseNotBookable(_("The call has already started; it can no longer be cancelled."))
     booking = scheduling_bookings.booking_cancel(case_ref=case.id, reason=CANCELLED_BY_FREELANCER, now=now)
     case_transition(case=case, to_status=CaseStatus.OPEN, actor=actor, action="booking_cancelled", reason="",
                     now=now, after={"booking_id": str(booking.id)})
@@ -180,7 +181,7 @@ def case_earlier_time_accept(*, case_id, offer_id: int, actor: str, now: datetim
         raise EarlierOfferNotFound()
     current = booking_active_for(case_ref=case.id)
     if offer.accepted_at is not None or current is None or current.starts_at <= offer.starts_at:
-        raise EarlierTimeTaken("Your call is already at that time or earlier; nothing was changed.")
+        raise EarlierTimeTaken(_("Your call is already at that time or earlier; nothing was changed."))
     try:
         booking = case_booking_reschedule(case_id=case.id, starts_at=offer.starts_at, actor=actor, now=now,
                                           reason=f"Took an earlier time that opened (offer {offer.pk}).")

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from notifications.models import MessageStatus, OutboxMessage
 from notifications.services import outbox_anonymise
@@ -33,12 +34,12 @@ ERASED_NAME = "(erased)"
 
 class FreelancerNotFound(NotFound):
     code = "freelancer_not_found"
-    detail = "No data is held about a freelancer with this external id."
+    detail = _("No data is held about a freelancer with this external id.")
 
 
 class FreelancerCaseOpen(Conflict):
     code = "freelancer_case_open"
-    detail = "This freelancer has an open verification case; erase it after the case has ended (or withdraw it)."
+    detail = _("This freelancer has an open verification case; erase it after the case has ended (or withdraw it).")
 
 
 def retention_period() -> timedelta:

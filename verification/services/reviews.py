@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
+from scheduling.errors import message
 from scheduling.screening import text_screen
 from verification import messages
 from verification.access import REVIEWERS_GROUP, acts_for, is_admin
@@ -156,16 +157,17 @@ def review_assign(*, review_id: int, user: User, assignee_id: int, now: datetime
     """An admin assigns an open review to another person (an appeal with a single reviewer stays
     unassigned until then). Never to someone the separation-of-duties rule excludes."""
     if not is_admin(user):
-        raise ReviewNotAllowed("Only an admin can assign a review.")
+        raise ReviewNotAllowed(_("Only an admin can assign a review."))
     review = Review.objects.select_for_update().select_related("case").get(pk=review_id)
     if review.decided_at:
-        raise ReviewNotAllowed("This review is already decided.")
+        raise ReviewNotAllowed(_("This review is already decided."))
     assignee = User.objects.filter(pk=assignee_id, is_active=True, is_staff=True).first()
     if assignee is None:
-        raise ReviewNotAllowed("Pick an active staff member from the list.")
+        raise ReviewNotAllowed(_("Pick an active staff member from the list."))
     if assignee.pk in review_excluded_user_ids(review):
-        raise DeciderNotIndependent(f"{assignee.get_username()} was on a call of this case or decided it before; "
-                                    "pick someone else.", rule="assignee_not_independent")
+        raise DeciderNotIndependent(message(_("%(name)s was on a call of this case or decided it before; pick "
+                                              "someone else."), name=assignee.get_username()),
+                                    rule="assignee_not_independent")
     before = review.assigned_to.get_username() if review.assigned_to else ""
     review.assigned_to = assignee
     review.save(update_fields=["assigned_to"])
