@@ -34,8 +34,9 @@ def url(case, path: str = "") -> str:
 
 
 def in_language(language: str, text) -> str:
+    """What the catalogue gives for `text` (a msgid, or a lazy text) in `language`."""
     with translation.override(language):
-        return str(text)
+        return translation.gettext(text) if isinstance(text, str) else str(text)
 
 
 # --- the order of choice -----------------------------------------------------------------------
