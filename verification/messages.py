@@ -4,13 +4,16 @@ change that causes it was committed. Each function names the message it writes; 
 messages are built here (and, for the deadline warnings, in `verification.deadlines.rules`)."""
 
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from notifications.keys import MessageKey, booking_revision, booking_topic
 from notifications.rendering import AfterSending
 from notifications.services import (
+    Outgoing,
     outbox_context_update_pending,
     outbox_enqueue,
+    outbox_enqueue_many,
     outbox_skip_pending,
     webhook_publish,
 )
@@ -70,12 +73,13 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
     outbox_skip_pending(topic=topic, reason="the booking changed", now=now)
     context = _booking_context(case, booking)
     revision = booking_revision(booking.sequence)
-    case_email_enqueue(case, key=MessageKey(kind, topic, revision), now=now, context=context)
-    for minutes in case.policy.reminder_offsets_minutes:
-        due = booking.starts_at - timedelta(minutes=minutes)
-        if due > now:
-            case_email_enqueue(case, key=MessageKey(f"reminder:{minutes}", topic, revision), due_at=due, now=now,
-                               context=context)
+    email = partial(Outgoing, recipient=case.freelancer.email, case_ref=case.id, context=context)
+    outbox_enqueue_many(now=now, messages=[  # one statement: the confirmation and the reminders still ahead
+        email(key=MessageKey(kind, topic, revision), due_at=now),
+        *(email(key=MessageKey(f"reminder:{minutes}", topic, revision), due_at=booking.starts_at - offset)
+          for minutes in case.policy.reminder_offsets_minutes
+          if booking.starts_at - (offset := timedelta(minutes=minutes)) > now),
+    ])
 
 
 def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, now: datetime) -> None:
@@ -119,6 +123,6 @@ def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: di
     webhook_publish(
         event=event, case_ref=case.id, revision=change_revision(case), now=now,
         data={"case_id": str(case.id), "external_id": case.freelancer.external_id, "status": case.status,
-              "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case, now=now),
+              "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case),
               **(data or {})},
     )

@@ -59,7 +59,7 @@ def freelancer_eligibility(*, external_id: str, now: datetime) -> dict[str, Any]
     case = freelancer_current_case(external_id=external_id)
     return {
         "external_id": external_id,
-        "can_submit_proposals": can_submit_proposals(case, now=now),
+        "can_submit_proposals": can_submit_proposals(case),
         "case": None
         if case is None
         else {"id": str(case.id), "status": case.status, "deadline_at": case.deadline_at},
@@ -171,7 +171,7 @@ def case_overview(*, case: Case, now: datetime) -> CaseOverview:
     return CaseOverview(
         case=case,
         now=now,
-        can_submit_proposals=can_submit_proposals(case, now=now),
+        can_submit_proposals=can_submit_proposals(case),
         booking=booking,
         presence_code=presence_code(booking) if booking and call_is_on(booking, now=now) else None,
         can_book=booking is None and case.status in BOOKABLE_STATUSES,

@@ -1,8 +1,12 @@
-"""Whether a freelancer may submit proposals: a pure function of the case's stored facts and `now`.
+"""Whether a freelancer may submit proposals, and the guards that decide a freeze.
 
-The eligibility API, the pages and the deadline sweep all call `can_submit_proposals`, so a late
-or lost sweep can never freeze anyone wrongly: past the deadline, proposals are paused only when
-every guard below holds. A guard that fails makes the sweep extend the deadline instead.
+The decision is stored: the deadline sweep evaluates the five guards below from stored facts
+(`freeze_due`) and records a freeze on the case (`frozen_at`, status `FROZEN`); verification and
+an admin's unfreeze clear it; a refusal after review (`NOT_VERIFIED`) keeps proposals paused. The
+eligibility API, the pages and the webhooks read that stored decision (`can_submit_proposals`): one
+row, no guard queries, on the marketplace's hottest call. A late or lost sweep can never freeze
+anyone wrongly: it delays a freeze, never advances it. A guard that fails makes the sweep extend
+the deadline instead (docs/decisions/0011-stored-freeze-decision.md).
 """
 
 from dataclasses import dataclass
@@ -73,15 +77,29 @@ def freeze_guard_failures(case: Case) -> list[GuardFailure]:
     return [failure for guard in GUARDS if (failure := guard(case))]
 
 
-def is_frozen(case: Case | None, *, now: datetime) -> bool:
-    if case is None or case.status in (CaseStatus.VERIFIED, CaseStatus.WITHDRAWN):
+def freeze_due(case: Case, *, now: datetime) -> bool:
+    """What the sweep decides at `now` for a case not frozen yet: open, past its deadline, and every
+    guard holds (the guards' queries run only here, in the sweep and the consistency checks)."""
+    if case.status != CaseStatus.OPEN or case.frozen_at is not None:
         return False
-    if case.status in (CaseStatus.FROZEN, CaseStatus.NOT_VERIFIED) or case.frozen_at is not None:
-        return True  # once frozen, booking a call does not lift it: verification (or an admin) does
-    if case.status != CaseStatus.OPEN or case.deadline_at is None or now < case.deadline_at:
+    if case.deadline_at is None or now < case.deadline_at:
         return False
     return not freeze_guard_failures(case)
 
 
-def can_submit_proposals(case: Case | None, *, now: datetime) -> bool:
-    return not is_frozen(case, now=now)
+def is_frozen(case: Case | None) -> bool:
+    """The stored decision: the case row alone, no other query."""
+    if case is None or case.status in (CaseStatus.VERIFIED, CaseStatus.WITHDRAWN):
+        return False
+    # once frozen, booking a call does not lift it: verification (or an admin) does
+    return case.status in (CaseStatus.FROZEN, CaseStatus.NOT_VERIFIED) or case.frozen_at is not None
+
+
+def frozen_computed(case: Case | None, *, now: datetime) -> bool:
+    """The answer computed from every stored fact at `now`: the stored decision, or the one the
+    sweep would make now. Equal to `is_frozen` right after a sweep at `now` (tested)."""
+    return case is not None and (is_frozen(case) or freeze_due(case, now=now))
+
+
+def can_submit_proposals(case: Case | None) -> bool:
+    return not is_frozen(case)
