@@ -38,3 +38,9 @@ def bookings_rep_no_show_detect() -> int:
 def idempotency_keys_prune() -> int:
     """Daily: Idempotency-Keys older than a week are forgotten."""
     return idempotency_records_prune(now=timezone.now())
+
+
+@shared_task
+def past_slots_prune() -> int:
+    """Hourly: past free slots no open case's freeze guard can count any more are deleted."""
+    return deadlines.past_slots_prune(now=timezone.now())

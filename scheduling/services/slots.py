@@ -157,8 +157,8 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
         ignore_conflicts=True,
     )
     result.created = len(wanted - existing.keys())
-    # past free slots are kept a while: they are the record of what was offered (freeze guard 5)
-    Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=90)).delete()
+    # past free slots are the record of what was offered (freeze guard 5): pruned by
+    # `slots_past_free_prune`, on a schedule, once no open case can count them
     return result
 
 
@@ -210,3 +210,20 @@ def representatives_slots_sync_all(*, now: datetime) -> int:
             continue
         synced += 1
     return synced
+
+
+def slots_past_free_prune(*, before: datetime, now: datetime, chunk: int = 5000) -> int:
+    """Delete the free slots that started before `before` (never any at or after `now`): a past
+    free slot is only a record of what was offered, and its caller says until when that record is
+    needed. A booked slot stays (its booking points at it). Chunks of `chunk` rows, each its own
+    short transaction, by the free-slot index. Returns how many were deleted."""
+    bound, deleted = min(before, now), 0
+    while True:
+        with transaction.atomic():
+            ids = list(Slot.objects.filter(is_booked=False, starts_at__lt=bound)
+                       .order_by("starts_at").values_list("pk", flat=True)[:chunk])
+            if ids:
+                # is_booked checked again: a slot claimed meanwhile is not deleted
+                deleted += Slot.objects.filter(pk__in=ids, is_booked=False).delete()[0]
+        if len(ids) < chunk:
+            return deleted

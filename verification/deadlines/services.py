@@ -4,9 +4,12 @@ the admin's unfreeze."""
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Min
 
 from notifications.selectors import messages_sent_at
+from scheduling.services.slots import slots_past_free_prune
 from verification import messages
 from verification.deadlines.guards import freeze_guard_failures
 from verification.deadlines.rules import deadline_after_notice, notice_key
@@ -155,3 +158,21 @@ def case_unfreeze(*, case_id, actor: str, reason: str, now: datetime) -> Case:
     case_deadline_extend(case=case, hours=case.policy.guard_extension_hours, actor=actor, reason=reason, now=now)
     messages.marketplace_event_publish(case, event="case.unfrozen", now=now, data={"reason": reason})
     return case
+
+
+# a case in these statuses may still reach a deadline check, whose guard 5 counts the slots offered
+# since its notice (a FROZEN case does only after an unfreeze; then guard 5 can only extend)
+_MAY_BE_DECIDED = (CaseStatus.OPEN, CaseStatus.SCHEDULED, CaseStatus.IN_REVIEW)
+
+
+def past_slots_prune(*, now: datetime) -> int:
+    """Periodic: delete the past free slots no case can count any more. Guard 5 counts the slots
+    that existed between a case's notice (plus the minimum booking notice) and its deadline, so
+    free slots are kept from the earliest notice of a case that may still be decided, and never
+    longer than PAST_SLOTS_KEEP_MAX_DAYS (a case open longer than that can only count fewer, which
+    extends its deadline, never freezes it). Returns how many slots were deleted."""
+    earliest = Case.objects.filter(status__in=_MAY_BE_DECIDED, notice_sent_at__isnull=False).aggregate(
+        at=Min("notice_sent_at"))["at"]
+    keep_from = now if earliest is None else earliest + timedelta(minutes=settings.BOOKING_MIN_NOTICE_MINUTES)
+    keep_from = max(keep_from, now - timedelta(days=settings.PAST_SLOTS_KEEP_MAX_DAYS))
+    return slots_past_free_prune(before=keep_from, now=now)
