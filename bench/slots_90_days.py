@@ -1,7 +1,7 @@
-"""The slot table after 90 simulated days, with and without the hourly prune of past free slots.
+"""The slot table after 90 simulated days, with and without the hourly prune of past slots.
 
     cd bench && ../.venv/bin/python slots_90_days.py [--days 90] [--reps 200] [--flags-per-day 1000]
-                                                      [--tail-days 21]
+                                                      [--tail-days 21] [--horizon 21]
 
 Each simulated day: the horizon's next day of slots is made (200 representatives in ten zones,
 09:00-17:00 on weekdays, 5-minute slots, as the generator makes them), 30% of the day's slots get
@@ -25,16 +25,16 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--flags-per-day", type=int, default=1000)
     parser.add_argument("--tail-days", type=int, default=21)
+    parser.add_argument("--horizon", type=int, default=21, help="SLOT_HORIZON_DAYS (production default 21)")
     args = parser.parse_args()
     setup()
 
-    from django.conf import settings
     from django.db import connection
 
     from verification.deadlines.services import past_slots_prune
 
     start = datetime(2031, 1, 6, tzinfo=UTC)  # a Monday
-    horizon = settings.SLOT_HORIZON_DAYS
+    horizon = args.horizon
 
     def sql(statement: str, params=None) -> list:
         with connection.cursor() as cursor:

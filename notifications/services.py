@@ -23,6 +23,7 @@ from .keys import MessageKey
 from .kinds import KINDS, Kind, kind_for
 from .models import MessageStatus, OutboxMessage, WebhookEndpoint
 from .rendering import render_email
+from .selectors import webhook_endpoints_active
 from .webhooks import WebhookFailed, event_id, webhook_deliver
 
 logger = logging.getLogger(__name__)
@@ -63,29 +64,41 @@ def outbox_enqueue(
                                            context=context)], now=now)
 
 
-def webhook_publish(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime) -> None:
-    """One outbox row per endpoint subscribed to `event`, in the caller's transaction (one
-    statement); every row carries the same event id (`Webhook-Id`), derived from the event, the
-    case and its revision."""
+def webhook_messages(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime,
+                     endpoints: Iterable[WebhookEndpoint]) -> list[Outgoing]:
+    """One message per endpoint of `endpoints` subscribed to `event`; every one carries the same
+    event id (`Webhook-Id`), derived from the event, the case and its revision."""
     the_event_id = event_id(event=event, case_ref=case_ref, revision=revision)
-    outbox_enqueue_many(messages=[
+    return [
         Outgoing(key=MessageKey(f"webhook:{event}", f"webhook:{endpoint.pk}:{case_ref}", revision),
                  case_ref=case_ref, recipient=endpoint.url, due_at=now,
                  context={"endpoint_id": endpoint.pk, "event_id": the_event_id,
                           "body": {"id": the_event_id, "type": event, "created_at": now.isoformat(), "data": data}})
-        for endpoint in WebhookEndpoint.objects.filter(active=True) if endpoint.wants(event)
-    ], now=now)
+        for endpoint in endpoints if endpoint.wants(event)
+    ]
+
+
+def webhook_publish(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime) -> None:
+    """One outbox row per endpoint subscribed to `event`, in the caller's transaction (one
+    statement)."""
+    outbox_enqueue_many(messages=webhook_messages(event=event, case_ref=case_ref, revision=revision, data=data,
+                                                  now=now, endpoints=webhook_endpoints_active()), now=now)
 
 
 def outbox_skip_pending(
     *, reason: str, now: datetime, case_ref: UUID | None = None, topic: str | None = None,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None, case_refs: list[UUID] | None = None,
 ) -> int:
     """Messages made obsolete by a change (a cancelled booking, a closed case) are never sent.
-    Webhooks are never skipped: the marketplace always hears what happened."""
+    Webhooks are never skipped: the marketplace always hears what happened. `case_refs`: the
+    messages of several cases, in one statement."""
+    if case_refs is not None and not case_refs:
+        return 0
     pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING).exclude(kind__startswith="webhook:")
     if case_ref is not None:
         pending = pending.filter(case_ref=case_ref)
+    if case_refs is not None:
+        pending = pending.filter(case_ref__in=case_refs)
     if topic is not None:
         pending = pending.filter(topic=topic)
     if kinds is not None:

@@ -3,19 +3,21 @@
 change that causes it was committed. Each function names the message it writes; the keys of the
 messages are built here (and, for the deadline warnings, in `verification.deadlines.rules`)."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from notifications.keys import MessageKey, booking_revision, booking_topic
+from notifications.models import WebhookEndpoint
 from notifications.rendering import AfterSending
+from notifications.selectors import webhook_endpoints_active
 from notifications.services import (
     Outgoing,
     outbox_context_update_pending,
-    outbox_enqueue,
     outbox_enqueue_many,
     outbox_skip_pending,
-    webhook_publish,
+    webhook_messages,
 )
 from scheduling.ics import join_url, phone_route
 from scheduling.models import Booking
@@ -54,10 +56,15 @@ def _booking_context(case: Case, booking: Booking) -> dict[str, Any]:
     }
 
 
+def case_email(case: Case, *, key: MessageKey, now: datetime, due_at: datetime | None = None,
+               context: dict[str, Any]) -> Outgoing:
+    """An email to the freelancer about the case, to write (`outbox_enqueue_many`)."""
+    return Outgoing(key=key, case_ref=case.id, recipient=case.freelancer.email, due_at=due_at or now, context=context)
+
+
 def case_email_enqueue(case: Case, *, key: MessageKey, now: datetime, due_at: datetime | None = None,
                        context: dict[str, Any]) -> None:
-    outbox_enqueue(key=key, case_ref=case.id, recipient=case.freelancer.email, due_at=due_at or now, now=now,
-                   context=context)
+    outbox_enqueue_many(messages=[case_email(case, key=key, now=now, due_at=due_at, context=context)], now=now)
 
 
 def notice_enqueue(case: Case, *, grace: AfterSending, now: datetime) -> None:
@@ -90,11 +97,17 @@ def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, n
                        context=_booking_context(case, booking))
 
 
+def email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,
+                     due_at: datetime | None = None) -> Outgoing:
+    """An email about the change just made to the case (frozen, verified, a new link, ...)."""
+    return case_email(case, key=MessageKey(kind, case_topic(case), change_revision(case)), now=now, due_at=due_at,
+                      context={**case_context(case), **(context or {})})
+
+
 def case_email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,
                           due_at: datetime | None = None) -> None:
-    """An email about the change just made to the case (frozen, verified, a new link, ...)."""
-    case_email_enqueue(case, key=MessageKey(kind, case_topic(case), change_revision(case)), now=now, due_at=due_at,
-                       context={**case_context(case), **(context or {})})
+    outbox_enqueue_many(messages=[email_for_change(case, kind=kind, now=now, context=context, due_at=due_at)],
+                        now=now)
 
 
 def pending_emails_drop(case: Case, *, now: datetime) -> None:
@@ -117,12 +130,20 @@ def new_link_enqueue(case: Case, *, now: datetime) -> None:
     case_email_for_change(case, kind="new_link", now=now)
 
 
-def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: dict[str, Any] | None = None) -> None:
-    """Tell the marketplace (a webhook to every subscribed endpoint). The event id is derived from
-    the case's revision, so it is stable across retries and never shared by two changes."""
-    webhook_publish(
-        event=event, case_ref=case.id, revision=change_revision(case), now=now,
+def marketplace_event(case: Case, *, event: str, now: datetime, endpoints: Iterable[WebhookEndpoint],
+                      data: dict[str, Any] | None = None) -> list[Outgoing]:
+    """The webhooks telling the marketplace about the change just made, one per endpoint of
+    `endpoints` that wants the event. The event id is derived from the case's revision, so it is
+    stable across retries and never shared by two changes."""
+    return webhook_messages(
+        event=event, case_ref=case.id, revision=change_revision(case), now=now, endpoints=endpoints,
         data={"case_id": str(case.id), "external_id": case.freelancer.external_id, "status": case.status,
               "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case),
               **(data or {})},
     )
+
+
+def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: dict[str, Any] | None = None) -> None:
+    """Tell the marketplace (a webhook to every subscribed endpoint)."""
+    outbox_enqueue_many(messages=marketplace_event(case, event=event, now=now, data=data,
+                                                   endpoints=webhook_endpoints_active()), now=now)

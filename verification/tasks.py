@@ -42,5 +42,6 @@ def idempotency_keys_prune() -> int:
 
 @shared_task
 def past_slots_prune() -> int:
-    """Hourly: past free slots no open case's freeze guard can count any more are deleted."""
+    """Hourly: past slots (free, or of a booking that is over) no open case's freeze guard
+    can count any more are deleted."""
     return deadlines.past_slots_prune(now=timezone.now())

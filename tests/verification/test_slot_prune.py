@@ -1,5 +1,5 @@
-"""Past free slots are pruned on a schedule, but never one a case that may still be decided can
-count (freeze guard 5), and never a booked one (issue 15, item 4)."""
+"""Past slots are pruned on a schedule, but never one a case that may still be decided can count
+(freeze guard 5), and never one an active booking holds (issue 15, item 4)."""
 
 from datetime import timedelta
 
@@ -28,14 +28,24 @@ def history(now):
     return rep
 
 
-def test_without_open_cases_every_past_free_slot_goes(now, history):
-    booked = Slot.objects.filter(starts_at__lt=now - timedelta(days=30)).first()
-    Slot.objects.filter(pk=booked.pk).update(is_booked=True)
+def book(slot, *, status: str, now) -> Booking:
+    Slot.objects.filter(pk=slot.pk).update(is_booked=True)
+    return Booking.objects.create(case_ref=CaseFactory().id, representative=slot.representative, slot=slot,
+                                  starts_at=slot.starts_at, ends_at=slot.ends_at, status=status,
+                                  attendee_email="a@example.com", attendee_name="A", created_at=now, updated_at=now)
+
+
+def test_without_open_cases_every_past_slot_goes_but_one_an_active_booking_holds(now, history):
+    held, done = Slot.objects.filter(starts_at__lt=now - timedelta(days=30))[:2]
+    book(held, status="ACTIVE", now=now)
+    finished = book(done, status="DONE", now=now)
     CaseFactory(status=CaseStatus.FROZEN, notice_sent_at=now - timedelta(days=50))  # a freeze pins nothing
     CaseFactory(status=CaseStatus.VERIFIED, notice_sent_at=now - timedelta(days=50))
     deleted = past_slots_prune(now=now)
     assert deleted == 60 * 24 - 1
-    assert list(Slot.objects.filter(starts_at__lt=now).values_list("pk", flat=True)) == [booked.pk]  # booked stays
+    assert list(Slot.objects.filter(starts_at__lt=now).values_list("pk", flat=True)) == [held.pk]
+    finished.refresh_from_db()
+    assert finished.slot_id is None and finished.starts_at == done.starts_at  # the booking keeps its row
     assert Slot.objects.filter(starts_at__gte=now).count() == 10 * 24  # the future is untouched
 
 
@@ -55,17 +65,6 @@ def test_a_case_open_longer_than_the_maximum_keeps_no_older_slots(now, history, 
     CaseFactory(status=CaseStatus.OPEN, notice_sent_at=now - timedelta(days=45))
     past_slots_prune(now=now)
     assert Slot.objects.filter(starts_at__lt=now).count() == 20 * 24
-
-
-def test_a_cancelled_booking_keeps_its_row_when_its_free_slot_goes(now, history):
-    slot = Slot.objects.filter(starts_at__lt=now - timedelta(days=30)).first()
-    booking = Booking.objects.create(case_ref=CaseFactory().id, representative=history, slot=slot,
-                                     starts_at=slot.starts_at, ends_at=slot.ends_at, status="CANCELLED",
-                                     attendee_email="a@example.com", attendee_name="A", created_at=now,
-                                     updated_at=now)
-    past_slots_prune(now=now)
-    booking.refresh_from_db()
-    assert booking.slot_id is None and not Slot.objects.filter(pk=slot.pk).exists()
 
 
 def test_beat_prunes_every_hour():
