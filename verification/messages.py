@@ -98,10 +98,11 @@ def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, n
 
 
 def email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,
-                     due_at: datetime | None = None) -> Outgoing:
-    """An email about the change just made to the case (frozen, verified, a new link, ...)."""
+                     due_at: datetime | None = None, base: dict[str, Any] | None = None) -> Outgoing:
+    """An email about the change just made to the case (frozen, verified, a new link, ...).
+    `base`: `case_context(case)` if the caller has it already."""
     return case_email(case, key=MessageKey(kind, case_topic(case), change_revision(case)), now=now, due_at=due_at,
-                      context={**case_context(case), **(context or {})})
+                      context={**(base or case_context(case)), **(context or {})})
 
 
 def case_email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,

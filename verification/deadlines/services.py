@@ -5,7 +5,7 @@ the admin's unfreeze."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Min
 
 from notifications.selectors import messages_sent_at, webhook_endpoints_active
@@ -76,6 +76,28 @@ def case_deadline_extend(*, case: Case, hours: int, actor: str, reason: str, now
     return case
 
 
+_DECIDED_FIELDS = ["status", "frozen_at", "deadline_at", "updated_at", "version"]
+_DECIDED_SAVE_SQL = """
+UPDATE verification_case AS c
+SET status = v.status, frozen_at = v.frozen_at, deadline_at = v.deadline_at, updated_at = v.updated_at,
+    version = v.version
+FROM unnest(%s::uuid[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::bigint[])
+     AS v(id, status, frozen_at, deadline_at, updated_at, version)
+WHERE c.id = v.id
+"""
+
+
+def _cases_decided_save(cases: list[Case]) -> None:
+    """Write the decided cases' fields in one statement (the ORM's `bulk_update` builds a CASE per
+    field and case: most of a batch's time)."""
+    if connection.vendor != "postgresql":
+        Case.objects.bulk_update(cases, _DECIDED_FIELDS)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_DECIDED_SAVE_SQL, [[case.id for case in cases], *([getattr(case, field) for case in cases]
+                                                                          for field in _DECIDED_FIELDS)])
+
+
 def _cases_decide(cases: list[Case], *, now: datetime) -> dict[str, int]:
     """Decide these locked cases at their deadline: freeze those whose every guard holds, extend
     the others (the audit records which guard failed), in the caller's transaction, so each case's
@@ -109,8 +131,10 @@ def _cases_decide(cases: list[Case], *, now: datetime) -> dict[str, int]:
                                       before={"deadline_at": iso(before)},
                                       after={"deadline_at": iso(case.deadline_at),
                                              "guard": ",".join(f.guard for f in failed)}))
-            outgoing += [messages.email_for_change(case, kind="deadline_extended", now=at, context={"reason": reason}),
-                         *deadline_warnings(case, now=at),
+            context = messages.case_context(case)  # once: three messages carry it
+            outgoing += [messages.email_for_change(case, kind="deadline_extended", now=at, context={"reason": reason},
+                                                   base=context),
+                         *deadline_warnings(case, now=at, context=context),
                          *messages.marketplace_event(case, event="case.deadline_extended", now=at,
                                                      endpoints=endpoints, data={"reason": reason})]
             extended.append(case.id)
@@ -123,8 +147,7 @@ def _cases_decide(cases: list[Case], *, now: datetime) -> dict[str, int]:
             outgoing += [messages.email_for_change(case, kind="frozen", now=at),
                          *messages.marketplace_event(case, event="case.frozen", now=at, endpoints=endpoints)]
             frozen.append(case.id)
-    Case.objects.bulk_update([case for case, _ in due], ["status", "frozen_at", "deadline_at", "updated_at",
-                                                         "version"])
+    _cases_decided_save([case for case, _ in due])
     audit_record_many(events)
     # what the decisions made obsolete, before the new messages are written: nothing still waiting
     # about a frozen case, and the warnings for an extended case's old deadline
