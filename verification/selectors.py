@@ -45,18 +45,19 @@ def case_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def freelancer_current_case(*, external_id: str) -> Case | None:
-    """The open case if there is one, else the most recent one."""
+ELIGIBILITY_FIELDS = ("id", "status", "deadline_at", "frozen_at")  # what `can_submit_proposals` reads
+
+
+def freelancer_current_case(*, external_id: str, fields: tuple[str, ...] = ()) -> Case | None:
+    """The open case if there is one, else the most recent one (only `fields` loaded, if given)."""
     open_first = SqlCase(When(status__in=FINAL_STATUSES, then=Value(1)), default=Value(0), output_field=IntegerField())
-    return (
-        Case.objects.filter(freelancer__external_id=external_id)
-        .order_by(open_first, "-created_at")
-        .first()
-    )
+    cases = Case.objects.filter(freelancer__external_id=external_id)
+    return (cases.only(*fields) if fields else cases).order_by(open_first, "-created_at").first()
 
 
 def freelancer_eligibility(*, external_id: str, now: datetime) -> dict[str, Any]:
-    case = freelancer_current_case(external_id=external_id)
+    """The marketplace's hottest read: one query, for the columns of the stored decision only."""
+    case = freelancer_current_case(external_id=external_id, fields=ELIGIBILITY_FIELDS)
     return {
         "external_id": external_id,
         "can_submit_proposals": can_submit_proposals(case),
