@@ -9,6 +9,12 @@ import statistics
 import sys
 from pathlib import Path
 
+# bench/http.py is named like the standard library's `http` package: keep this folder behind the
+# standard library on the path (the scripts found this module through it), or Django's own
+# `from http import cookies` would find that script.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+
 URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/verify_bench")
 
 

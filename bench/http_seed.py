@@ -303,9 +303,10 @@ def _outbox(cursor, params) -> None:
     the workers would have left them: what the booking path's `outbox_skip_pending` filters."""
     insert = """
         INSERT INTO notifications_outboxmessage (kind, topic, revision, case_ref, recipient, context, due_at,
-            status, attempts, lease_until, sent_at, skip_reason, last_error, created_at, updated_at)
+            status, attempts, uncertain_attempts, lease_until, sent_at, skip_reason, last_error, created_at,
+            updated_at)
         SELECT m.kind, m.topic, m.revision, c.id, f.email, %(context)s::jsonb, m.due_at, m.status,
-               CASE WHEN m.status IN ('SENT', 'FAILED') THEN 1 ELSE 0 END, NULL,
+               CASE WHEN m.status IN ('SENT', 'FAILED') THEN 1 ELSE 0 END, 0, NULL,
                CASE WHEN m.status = 'SENT' THEN m.due_at END, '', '', c.created_at, c.updated_at
         FROM verification_case c JOIN verification_freelancer f ON f.id = c.freelancer_id,
         LATERAL (VALUES {messages}) AS m(kind, topic, revision, due_at, status)
@@ -338,10 +339,11 @@ def _outbox(cursor, params) -> None:
     # every booking: its confirmation and webhook, and the three reminders (pending while ahead)
     cursor.execute("""
         INSERT INTO notifications_outboxmessage (kind, topic, revision, case_ref, recipient, context, due_at,
-            status, attempts, lease_until, sent_at, skip_reason, last_error, created_at, updated_at)
+            status, attempts, uncertain_attempts, lease_until, sent_at, skip_reason, last_error, created_at,
+            updated_at)
         SELECT m.kind, m.topic, 'booking-seq-' || b.sequence, b.case_ref, m.recipient, %(context)s::jsonb,
                m.due_at, m.status,
-               CASE WHEN m.status = 'SENT' THEN 1 ELSE 0 END, NULL, CASE WHEN m.status = 'SENT' THEN m.due_at END,
+               CASE WHEN m.status = 'SENT' THEN 1 ELSE 0 END, 0, NULL, CASE WHEN m.status = 'SENT' THEN m.due_at END,
                '', '', b.created_at, b.updated_at
         FROM scheduling_booking b,
         LATERAL (VALUES

@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from .keys import MessageKey
-from .models import MessageStatus, OutboxMessage
+from .models import MessageStatus, OutboxMessage, WebhookEndpoint
 
 
 def messages_sent_at(keys: Iterable[MessageKey]) -> dict[MessageKey, datetime]:
@@ -24,3 +24,9 @@ def messages_sent_at(keys: Iterable[MessageKey]) -> dict[MessageKey, datetime]:
     rows = OutboxMessage.objects.filter(match, status=MessageStatus.SENT).values_list("kind", "topic", "revision",
                                                                                       "sent_at")
     return {MessageKey(kind, topic, revision): sent_at for kind, topic, revision, sent_at in rows}
+
+
+def webhook_endpoints_active() -> list[WebhookEndpoint]:
+    """The endpoints webhooks go to (each says which events it wants): read once per change, or
+    once per batch of changes."""
+    return list(WebhookEndpoint.objects.filter(active=True))

@@ -7,6 +7,7 @@ leaves a trace. Retries are the same row due again later (exponential backoff), 
 import logging
 import smtplib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -22,9 +23,35 @@ from .keys import MessageKey
 from .kinds import KINDS, Kind, kind_for
 from .models import MessageStatus, OutboxMessage, WebhookEndpoint
 from .rendering import render_email
+from .selectors import webhook_endpoints_active
 from .webhooks import WebhookFailed, event_id, webhook_deliver
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to write: what `outbox_enqueue` takes, for `outbox_enqueue_many`."""
+
+    key: MessageKey
+    recipient: str
+    due_at: datetime
+    case_ref: UUID | None = None
+    context: dict[str, Any] | None = None
+
+
+def outbox_enqueue_many(*, messages: Iterable[Outgoing], now: datetime) -> None:
+    """Write these messages in the caller's transaction, in one statement; a message with a key
+    that exists already is not written again (a retried change writes nothing twice)."""
+    rows = []
+    for message in messages:
+        assert message.key.kind.split(":", 1)[0] in KINDS, f"unknown message kind {message.key.kind}"
+        rows.append(OutboxMessage(kind=message.key.kind, topic=message.key.topic, revision=message.key.revision,
+                                  case_ref=message.case_ref, recipient=message.recipient,
+                                  context=message.context or {}, due_at=message.due_at, created_at=now,
+                                  updated_at=now))
+    if rows:
+        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def outbox_enqueue(
@@ -33,37 +60,45 @@ def outbox_enqueue(
 ) -> None:
     """Write a message to send at `due_at`, in the caller's transaction; a message with this key
     exists once (a retried change writes nothing twice)."""
-    assert key.kind.split(":", 1)[0] in KINDS, f"unknown message kind {key.kind}"
-    OutboxMessage.objects.bulk_create(
-        [OutboxMessage(kind=key.kind, topic=key.topic, revision=key.revision, case_ref=case_ref, recipient=recipient,
-                       context=context or {}, due_at=due_at, created_at=now, updated_at=now)],
-        ignore_conflicts=True,
-    )
+    outbox_enqueue_many(messages=[Outgoing(key=key, recipient=recipient, due_at=due_at, case_ref=case_ref,
+                                           context=context)], now=now)
+
+
+def webhook_messages(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime,
+                     endpoints: Iterable[WebhookEndpoint]) -> list[Outgoing]:
+    """One message per endpoint of `endpoints` subscribed to `event`; every one carries the same
+    event id (`Webhook-Id`), derived from the event, the case and its revision."""
+    the_event_id = event_id(event=event, case_ref=case_ref, revision=revision)
+    return [
+        Outgoing(key=MessageKey(f"webhook:{event}", f"webhook:{endpoint.pk}:{case_ref}", revision),
+                 case_ref=case_ref, recipient=endpoint.url, due_at=now,
+                 context={"endpoint_id": endpoint.pk, "event_id": the_event_id,
+                          "body": {"id": the_event_id, "type": event, "created_at": now.isoformat(), "data": data}})
+        for endpoint in endpoints if endpoint.wants(event)
+    ]
 
 
 def webhook_publish(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime) -> None:
-    """One outbox row per endpoint subscribed to `event`, in the caller's transaction; every row
-    carries the same event id (`Webhook-Id`), derived from the event, the case and its revision."""
-    the_event_id = event_id(event=event, case_ref=case_ref, revision=revision)
-    for endpoint in WebhookEndpoint.objects.filter(active=True):
-        if endpoint.wants(event):
-            outbox_enqueue(
-                key=MessageKey(f"webhook:{event}", f"webhook:{endpoint.pk}:{case_ref}", revision),
-                case_ref=case_ref, recipient=endpoint.url, due_at=now, now=now,
-                context={"endpoint_id": endpoint.pk, "event_id": the_event_id,
-                         "body": {"id": the_event_id, "type": event, "created_at": now.isoformat(), "data": data}},
-            )
+    """One outbox row per endpoint subscribed to `event`, in the caller's transaction (one
+    statement)."""
+    outbox_enqueue_many(messages=webhook_messages(event=event, case_ref=case_ref, revision=revision, data=data,
+                                                  now=now, endpoints=webhook_endpoints_active()), now=now)
 
 
 def outbox_skip_pending(
     *, reason: str, now: datetime, case_ref: UUID | None = None, topic: str | None = None,
-    kinds: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None, case_refs: list[UUID] | None = None,
 ) -> int:
     """Messages made obsolete by a change (a cancelled booking, a closed case) are never sent.
-    Webhooks are never skipped: the marketplace always hears what happened."""
+    Webhooks are never skipped: the marketplace always hears what happened. `case_refs`: the
+    messages of several cases, in one statement."""
+    if case_refs is not None and not case_refs:
+        return 0
     pending = OutboxMessage.objects.filter(status=MessageStatus.PENDING).exclude(kind__startswith="webhook:")
     if case_ref is not None:
         pending = pending.filter(case_ref=case_ref)
+    if case_refs is not None:
+        pending = pending.filter(case_ref__in=case_refs)
     if topic is not None:
         pending = pending.filter(topic=topic)
     if kinds is not None:

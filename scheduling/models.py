@@ -122,6 +122,8 @@ class Slot(models.Model):
         indexes = [
             models.Index(fields=["starts_at", "representative"], name="slot_free_start_idx",
                          condition=Q(is_booked=False)),
+            # freeze guard 5 counts the distinct start times of a window, free or taken, up to a minimum
+            models.Index(fields=["starts_at"], name="slot_start_idx"),
         ]
 
     def __str__(self) -> str:

@@ -83,15 +83,23 @@ def bookings_displaced_unhandled(*, limit: int = 200) -> list[Booking]:
     )
 
 
-def offered_times_count(*, start: datetime, end: datetime) -> int:
-    """Distinct start times that existed as slots in [start, end), taken or not."""
-    return Slot.objects.filter(starts_at__gte=start, starts_at__lt=end).values("starts_at").distinct().count()
+def offered_times_count(*, start: datetime, end: datetime, at_most: int | None = None) -> int:
+    """Distinct start times that existed as slots in [start, end), taken or not; counted no further
+    than `at_most` if given (by the start-time index: it stops there)."""
+    times = Slot.objects.filter(starts_at__gte=start, starts_at__lt=end).values("starts_at").distinct()
+    return times.order_by("starts_at")[:at_most].count() if at_most is not None else times.count()
 
 
-def bookings_unmade_good_exist(*, case_ref) -> bool:
-    """A call we cancelled or missed whose consequences (extension, rebooking) are not applied yet."""
-    return Booking.objects.filter(case_ref=case_ref, displaced_at__isnull=False,
-                                  displacement_handled_at__isnull=True).exists()
+def bookings_active_case_refs(*, case_refs: list) -> set:
+    """Which of these cases have an active booking: one query."""
+    return set(Booking.objects.filter(case_ref__in=case_refs, status=BookingStatus.ACTIVE)
+               .values_list("case_ref", flat=True))
+
+
+def bookings_unmade_good_case_refs(*, case_refs: list) -> set:
+    """Which of these cases have a call we cancelled or missed not made good yet: one query."""
+    return set(Booking.objects.filter(case_ref__in=case_refs, displaced_at__isnull=False,
+                                      displacement_handled_at__isnull=True).values_list("case_ref", flat=True))
 
 
 def languages_offered() -> list[str]:

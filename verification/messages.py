@@ -3,19 +3,24 @@
 change that causes it was committed. Each function names the message it writes; the keys of the
 messages are built here (and, for the deadline warnings, in `verification.deadlines.rules`)."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.utils import translation
 
 from notifications.keys import MessageKey, booking_revision, booking_topic
+from notifications.models import WebhookEndpoint
 from notifications.rendering import AfterSending
+from notifications.selectors import webhook_endpoints_active
 from notifications.services import (
+    Outgoing,
     outbox_context_update_pending,
-    outbox_enqueue,
+    outbox_enqueue_many,
     outbox_skip_pending,
     outbox_supersede_pending_webhooks,
-    webhook_publish,
+    webhook_messages,
 )
 from scheduling.ics import join_url, phone_route
 from scheduling.models import Booking
@@ -66,10 +71,15 @@ def _booking_context(case: Case, booking: Booking) -> dict[str, Any]:
     }
 
 
+def case_email(case: Case, *, key: MessageKey, now: datetime, due_at: datetime | None = None,
+               context: dict[str, Any]) -> Outgoing:
+    """An email to the freelancer about the case, to write (`outbox_enqueue_many`)."""
+    return Outgoing(key=key, case_ref=case.id, recipient=case.freelancer.email, due_at=due_at or now, context=context)
+
+
 def case_email_enqueue(case: Case, *, key: MessageKey, now: datetime, due_at: datetime | None = None,
                        context: dict[str, Any]) -> None:
-    outbox_enqueue(key=key, case_ref=case.id, recipient=case.freelancer.email, due_at=due_at or now, now=now,
-                   context=context)
+    outbox_enqueue_many(messages=[case_email(case, key=key, now=now, due_at=due_at, context=context)], now=now)
 
 
 def notice_enqueue(case: Case, *, grace: AfterSending, now: datetime) -> None:
@@ -94,12 +104,13 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
         outbox_skip_pending(case_ref=case.id, kinds=["booking_cancelled"], reason="booked again", now=now)
     context = _booking_context(case, booking)
     revision = booking_revision(booking.sequence)
-    case_email_enqueue(case, key=MessageKey(kind, topic, revision), now=now, context=context)
-    for minutes in case.policy.reminder_offsets_minutes:
-        due = booking.starts_at - timedelta(minutes=minutes)
-        if due > now:
-            case_email_enqueue(case, key=MessageKey(f"reminder:{minutes}", topic, revision), due_at=due, now=now,
-                               context=context)
+    email = partial(Outgoing, recipient=case.freelancer.email, case_ref=case.id, context=context)
+    outbox_enqueue_many(now=now, messages=[  # one statement: the confirmation and the reminders still ahead
+        email(key=MessageKey(kind, topic, revision), due_at=now),
+        *(email(key=MessageKey(f"reminder:{minutes}", topic, revision), due_at=booking.starts_at - offset)
+          for minutes in case.policy.reminder_offsets_minutes
+          if booking.starts_at - (offset := timedelta(minutes=minutes)) > now),
+    ])
 
 
 def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, now: datetime) -> None:
@@ -115,11 +126,18 @@ def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, n
                        context=_booking_context(case, booking))
 
 
+def email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,
+                     due_at: datetime | None = None, base: dict[str, Any] | None = None) -> Outgoing:
+    """An email about the change just made to the case (frozen, verified, a new link, ...).
+    `base`: `case_context(case)` if the caller has it already."""
+    return case_email(case, key=MessageKey(kind, case_topic(case), change_revision(case)), now=now, due_at=due_at,
+                      context={**(base or case_context(case)), **(context or {})})
+
+
 def case_email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,
                           due_at: datetime | None = None) -> None:
-    """An email about the change just made to the case (frozen, verified, a new link, ...)."""
-    case_email_enqueue(case, key=MessageKey(kind, case_topic(case), change_revision(case)), now=now, due_at=due_at,
-                       context={**case_context(case), **(context or {})})
+    outbox_enqueue_many(messages=[email_for_change(case, kind=kind, now=now, context=context, due_at=due_at)],
+                        now=now)
 
 
 def pending_emails_drop(case: Case, *, now: datetime) -> None:
@@ -142,20 +160,15 @@ def new_link_enqueue(case: Case, *, now: datetime) -> None:
     case_email_for_change(case, kind="new_link", now=now)
 
 
-# Events whose newest one says all the earlier ones said (the booked time): one still waiting is
-# replaced by the next, so a freelancer booking again and again makes one webhook, not one each time.
-SUPERSEDED_EVENTS = frozenset({"case.scheduled"})
-
-
-def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: dict[str, Any] | None = None) -> None:
-    """Tell the marketplace (a webhook to every subscribed endpoint). The event id is derived from
-    the case's revision, so it is stable across retries and never shared by two changes."""
-    if event in SUPERSEDED_EVENTS:
-        outbox_supersede_pending_webhooks(case_ref=case.id, event=event, reason="a newer event of this type", now=now)
-    webhook_publish(
-        event=event, case_ref=case.id, revision=change_revision(case), now=now,
+def marketplace_event(case: Case, *, event: str, now: datetime, endpoints: Iterable[WebhookEndpoint],
+                      data: dict[str, Any] | None = None) -> list[Outgoing]:
+    """The webhooks telling the marketplace about the change just made, one per endpoint of
+    `endpoints` that wants the event. The event id is derived from the case's revision, so it is
+    stable across retries and never shared by two changes."""
+    return webhook_messages(
+        event=event, case_ref=case.id, revision=change_revision(case), now=now, endpoints=endpoints,
         data={"case_id": str(case.id), "external_id": case.freelancer.external_id, "status": case.status,
-              "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case, now=now),
+              "deadline_at": iso(case.deadline_at), "can_submit_proposals": can_submit_proposals(case),
               **(data or {})},
     )
 
@@ -173,3 +186,16 @@ def earlier_time_enqueue(case: Case, *, offer_id: int, starts_at: datetime, book
 def earlier_times_drop(case: Case, *, now: datetime) -> None:
     """The freelancer no longer wants earlier times: offers still waiting are not sent."""
     outbox_skip_pending(case_ref=case.id, kinds=["earlier_time"], reason="no longer wants earlier times", now=now)
+
+
+# Events whose newest one says all the earlier ones said (the booked time): one still waiting is
+# replaced by the next, so a freelancer booking again and again makes one webhook, not one each time.
+SUPERSEDED_EVENTS = frozenset({"case.scheduled"})
+
+
+def marketplace_event_publish(case: Case, *, event: str, now: datetime, data: dict[str, Any] | None = None) -> None:
+    """Tell the marketplace (a webhook to every subscribed endpoint)."""
+    if event in SUPERSEDED_EVENTS:
+        outbox_supersede_pending_webhooks(case_ref=case.id, event=event, reason="a newer event of this type", now=now)
+    outbox_enqueue_many(messages=marketplace_event(case, event=event, now=now, data=data,
+                                                   endpoints=webhook_endpoints_active()), now=now)

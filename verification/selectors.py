@@ -48,21 +48,22 @@ def case_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def freelancer_current_case(*, external_id: str) -> Case | None:
-    """The open case if there is one, else the most recent one."""
+ELIGIBILITY_FIELDS = ("id", "status", "deadline_at", "frozen_at")  # what `can_submit_proposals` reads
+
+
+def freelancer_current_case(*, external_id: str, fields: tuple[str, ...] = ()) -> Case | None:
+    """The open case if there is one, else the most recent one (only `fields` loaded, if given)."""
     open_first = SqlCase(When(status__in=FINAL_STATUSES, then=Value(1)), default=Value(0), output_field=IntegerField())
-    return (
-        Case.objects.filter(freelancer__external_id=external_id)
-        .order_by(open_first, "-created_at")
-        .first()
-    )
+    cases = Case.objects.filter(freelancer__external_id=external_id)
+    return (cases.only(*fields) if fields else cases).order_by(open_first, "-created_at").first()
 
 
 def freelancer_eligibility(*, external_id: str, now: datetime) -> dict[str, Any]:
-    case = freelancer_current_case(external_id=external_id)
+    """The marketplace's hottest read: one query, for the columns of the stored decision only."""
+    case = freelancer_current_case(external_id=external_id, fields=ELIGIBILITY_FIELDS)
     return {
         "external_id": external_id,
-        "can_submit_proposals": can_submit_proposals(case, now=now),
+        "can_submit_proposals": can_submit_proposals(case),
         "case": None
         if case is None
         else {"id": str(case.id), "status": case.status, "deadline_at": case.deadline_at},
@@ -186,7 +187,7 @@ def case_overview(*, case: Case, now: datetime) -> CaseOverview:
     return CaseOverview(
         case=case,
         now=now,
-        can_submit_proposals=can_submit_proposals(case, now=now),
+        can_submit_proposals=can_submit_proposals(case),
         booking=booking,
         presence_code=presence_code(booking) if booking and call_is_on(booking, now=now) else None,
         can_book=booking is None and case.status in BOOKABLE_STATUSES and not changes_used_up,

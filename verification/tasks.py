@@ -44,3 +44,8 @@ def idempotency_keys_prune() -> int:
 def cases_retention_apply() -> dict[str, int]:
     """Daily: personal data of cases closed longer than PRIVACY_RETENTION_DAYS is erased (audited)."""
     return privacy.cases_retention_apply(now=timezone.now())
+
+def past_slots_prune() -> int:
+    """Hourly: past slots (free, or of a booking that is over) no open case's freeze guard
+    can count any more are deleted."""
+    return deadlines.past_slots_prune(now=timezone.now())

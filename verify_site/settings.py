@@ -235,6 +235,7 @@ CALL_MINUTES = env.int("CALL_MINUTES", default=3)
 CALL_BUFFER_MINUTES = env.int("CALL_BUFFER_MINUTES", default=2)
 SLOT_HORIZON_DAYS = env.int("SLOT_HORIZON_DAYS", default=21)
 BOOKING_MIN_NOTICE_MINUTES = env.int("BOOKING_MIN_NOTICE_MINUTES", default=60)
+PAST_SLOTS_KEEP_MAX_DAYS = env.int("PAST_SLOTS_KEEP_MAX_DAYS", default=90)
 JOIN_URL_TEMPLATE = env.str("JOIN_URL_TEMPLATE", default="https://meet.jit.si/verify-{token}")
 DIAL_IN_NUMBER = env.str("DIAL_IN_NUMBER", default="")
 
@@ -301,6 +302,7 @@ CELERY_BEAT_SCHEDULE = {
                         "options": {"expires": OUTBOX_SWEEP_SECONDS}},
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
     "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
+    "past-slots-prune": {"task": "verification.tasks.past_slots_prune", "schedule": 3600},
 }
 
 # --- Cache (the API's throttles) ---------------------------------------------------------------

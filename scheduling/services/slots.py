@@ -159,8 +159,8 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
     )
     result.created_starts = sorted(wanted - existing.keys())
     result.created = len(result.created_starts)
-    # past free slots are kept a while: they are the record of what was offered (freeze guard 5)
-    Slot.objects.filter(representative=rep, is_booked=False, starts_at__lt=now - timedelta(days=90)).delete()
+    # past slots are the record of what was offered (freeze guard 5): pruned by `slots_past_prune`,
+    # on a schedule, once no open case can count them
     return result
 
 
@@ -212,3 +212,21 @@ def representatives_slots_sync_all(*, now: datetime) -> int:
             continue
         synced += 1
     return synced
+
+
+def slots_past_prune(*, before: datetime, now: datetime, chunk: int = 5000) -> int:
+    """Delete the slots that started before `before` (never any at or after `now`), free or taken,
+    except one an active booking still holds: a past slot is only a record of what was offered, and
+    the caller says until when that record is needed. A finished or cancelled booking keeps its row
+    and its times (its `slot` becomes NULL). Chunks of `chunk` rows, each its own short
+    transaction, by the start-time index. Returns how many were deleted."""
+    bound, deleted = min(before, now), 0
+    while True:
+        with transaction.atomic():
+            prunable = Slot.objects.filter(starts_at__lt=bound).exclude(bookings__status=BookingStatus.ACTIVE)
+            ids = list(prunable.order_by("starts_at").values_list("pk", flat=True)[:chunk])
+            if ids:
+                gone = Slot.objects.filter(pk__in=ids).exclude(bookings__status=BookingStatus.ACTIVE).delete()[1]
+                deleted += gone.get(Slot._meta.label, 0)
+        if len(ids) < chunk:
+            return deleted

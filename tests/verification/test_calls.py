@@ -89,7 +89,7 @@ def test_verified_needs_the_whole_checklist_then_restores_everything(booked, mar
     booking.refresh_from_db()
     assert case.status == CaseStatus.VERIFIED and case.standing_restored_at == at_start(booking, 3)
     assert booking.status == BookingStatus.DONE
-    assert can_submit_proposals(case, now=at_start(booking, 3))
+    assert can_submit_proposals(case)
 
 
 def test_retry_technical_is_not_a_failure(booked):

@@ -27,27 +27,27 @@ SAFETY_SECONDS = 60  # only ever reached when something hangs; no assertion depe
 
 
 class Paused:
-    """Runs the deadline sweep in a thread that stops inside the first case it decides (after
-    locking it, before deciding), until `release()`."""
+    """Runs the deadline sweep in a thread that stops inside the first batch it decides (after
+    locking its cases, before deciding), until `release()`."""
 
     def __init__(self, monkeypatch):
         self.holds, self.released = threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
         self.outcome: dict | Exception | None = None
-        original = guards.freeze_guard_failures
+        original = guards.freeze_guard_failures_many
 
-        def pausing(case):
+        def pausing(cases):
             if threading.current_thread() is self.thread and not self.holds.is_set():
                 self.holds.set()
                 self.released.wait(SAFETY_SECONDS)
-            return original(case)
+            return original(cases)
 
-        monkeypatch.setattr(deadline_services, "freeze_guard_failures", pausing)
+        monkeypatch.setattr(deadline_services, "freeze_guard_failures_many", pausing)
 
-    def sweep(self, now) -> None:
+    def sweep(self, now, **options) -> None:
         def run():
             try:
-                self.outcome = cases_deadline_sweep(now=now)
+                self.outcome = cases_deadline_sweep(now=now, **options)
             except Exception as error:  # noqa: BLE001 - asserted by the test
                 self.outcome = error
             finally:
@@ -156,27 +156,27 @@ def test_a_booking_that_waited_behind_the_freeze_is_recorded_after_it(due_to_fre
     assert case.updated_at == booked.at
 
 
-def test_a_booking_on_another_due_case_does_not_wait_behind_the_sweep(now, monkeypatch):
-    # given five cases past their deadline, one batch for the sweep
+def test_a_booking_on_a_due_case_of_another_batch_does_not_wait_behind_the_sweep(now, monkeypatch):
+    # given five cases past their deadline, in batches of two for the sweep
     make_reps(1, now=now)
     cases = [CaseFactory(notice_sent_at=now + timedelta(minutes=i)) for i in range(5)]
     sweep_at = cases[-1].deadline_at + timedelta(hours=1)
     starts_at = first_free_time(sweep_at + timedelta(hours=2))
     sweep = Paused(monkeypatch)
-    # when the sweep is deciding the first of them
-    sweep.sweep(now=sweep_at)
-    # then the freelancer of the last one books without waiting for the sweep's batch
+    # when the sweep is deciding the first batch (the first two of them)
+    sweep.sweep(now=sweep_at, batch_size=2)
+    # then the freelancer of the last one books without waiting for the sweep
     booking = Booker(case=cases[-1], starts_at=starts_at, now=sweep_at)
     try:
         assert booking.finished_or_blocked() == "done"
-        assert not sweep.released.is_set()  # the sweep is still mid-batch
+        assert not sweep.released.is_set()  # the sweep is still in its first batch
     finally:
         sweep.release()
     result = booking.join()
     assert not isinstance(result, Exception), result
     assert Case.objects.get(pk=cases[-1].pk).status == CaseStatus.SCHEDULED
-    # and the sweep decided the rest as usual: the booked case is no longer due
-    assert sweep.outcome == {"extended": 4, "skipped": 1}
+    # and the sweep decided the rest as usual: the booked case was no longer due when its batch was read
+    assert sweep.outcome == {"extended": 4}
     assert AuditEvent.objects.filter(case=cases[0], action="deadline_extended").count() == 1
     assert not AuditEvent.objects.filter(case=cases[-1], action="deadline_extended").exists()
 

@@ -12,7 +12,7 @@ from notifications.models import OutboxMessage
 from scheduling.models import Booking, BookingStatus, Displacement
 from tests.factories import CaseFactory
 from tests.helpers import client_for, make_reps, notice_enqueue, send_due
-from verification.deadlines.guards import can_submit_proposals, freeze_guard_failures
+from verification.deadlines.guards import can_submit_proposals, freeze_due, freeze_guard_failures
 from verification.deadlines.services import cases_deadline_sweep
 from verification.models import AuditEvent, CaseRequest, CaseStatus, RequestKind
 from verification.services.cases import case_lock, case_verify
@@ -59,7 +59,10 @@ def test_all_guards_hold_frozen_at_the_deadline_by_api_and_sweep_alike(flagged, 
     warn(case)
     before, after = case.deadline_at - timedelta(minutes=1), case.deadline_at + timedelta(minutes=1)
     assert eligible(marketplace, case, before) is True  # the grace period: proposals work
-    assert eligible(marketplace, case, after) is False  # already, before any sweep ran
+    # past the deadline, before any sweep ran: the stored decision stands until the sweep makes
+    # the new one (at most a sweep interval later), and the guards say it will freeze
+    assert eligible(marketplace, case, after) is True
+    assert freeze_due(case, now=after) and not freeze_due(case, now=before)
     assert sweep(after) == {"frozen": 1}
     case.refresh_from_db()
     assert case.status == CaseStatus.FROZEN and case.frozen_at == after
@@ -75,6 +78,7 @@ def test_guard_warned_missing_warning_extends_and_says_why(flagged, marketplace)
     send_due(case.deadline_at - timedelta(hours=72))  # the 24 h warning never went out (workers down)
     after = case.deadline_at + timedelta(minutes=1)
     assert eligible(marketplace, case, after) is True
+    assert not freeze_due(case, now=after)  # a guard fails: the sweep will extend
     assert sweep(after) == {"extended": 1}
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and case.deadline_at == after + timedelta(hours=48)
@@ -97,7 +101,8 @@ def test_guard_warned_last_warning_too_close_to_the_deadline(flagged):
 def test_guard_notice_never_sent(now, marketplace):
     make_reps(1, now=now)
     case = CaseFactory(notice_sent_at=None, deadline_at=None)
-    assert can_submit_proposals(case, now=now + timedelta(days=30))
+    assert can_submit_proposals(case)
+    assert not freeze_due(case, now=now + timedelta(days=30))
 
 
 def test_guard_booked_call_decides_even_after_the_deadline(flagged, marketplace):
@@ -106,6 +111,7 @@ def test_guard_booked_call_decides_even_after_the_deadline(flagged, marketplace)
     book_first(case, case.deadline_at - timedelta(hours=2))
     after = case.deadline_at + timedelta(hours=1)
     assert eligible(marketplace, case, after) is True
+    assert not freeze_due(case, now=after)  # a guard fails: the sweep will extend
     assert sweep(after) == {}
     case.refresh_from_db()
     assert case.status == CaseStatus.SCHEDULED
@@ -118,6 +124,7 @@ def test_guard_pending_accommodation_extends(flagged, marketplace, now):
                                  now=now)
     after = case.deadline_at + timedelta(minutes=1)
     assert eligible(marketplace, case, after) is True
+    assert not freeze_due(case, now=after)  # a guard fails: the sweep will extend
     assert sweep(after) == {"extended": 1}
     assert AuditEvent.objects.get(case=case, action="deadline_extended").after["guard"] == "nothing_pending"
 
@@ -148,6 +155,7 @@ def test_guard_too_few_bookable_times_offered_extends(now, marketplace):
     warn(case)
     after = case.deadline_at + timedelta(minutes=1)
     assert eligible(marketplace, case, after) is True
+    assert not freeze_due(case, now=after)  # a guard fails: the sweep will extend
     assert sweep(after) == {"extended": 1}
     event = AuditEvent.objects.get(case=case, action="deadline_extended")
     assert event.after["guard"] == "offered_enough" and "only 0 bookable times" in event.reason
@@ -176,6 +184,7 @@ def test_admin_unfreeze_gives_a_new_deadline(flagged, admin_client, marketplace)
     assert case.status == CaseStatus.OPEN and case.frozen_at is None
     assert case.deadline_at == after + timedelta(hours=48)
     assert eligible(marketplace, case, after) is True
+    assert not freeze_due(case, now=after)  # the new deadline is ahead
 
 
 def test_self_service_extension_once_before_the_deadline(flagged, now):

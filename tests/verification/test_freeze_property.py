@@ -18,7 +18,7 @@ from scheduling.models import Booking, BookingStatus, Displacement, Slot
 from scheduling.selectors import availability_list
 from tests.factories import CaseFactory
 from tests.helpers import make_reps, notice_enqueue
-from verification.deadlines.guards import can_submit_proposals
+from verification.deadlines.guards import can_submit_proposals, frozen_computed
 from verification.deadlines.services import cases_deadline_sweep, cases_notice_sent_record
 from verification.models import AuditEvent, Case, CaseRequest, CaseStatus, RequestKind, RequestStatus
 from verification.services.bookings import bookings_displaced_handle, case_booking_cancel, case_booking_create
@@ -62,6 +62,20 @@ def assert_freeze_was_fair(case: Case, sent_log: list, at) -> None:
                                    starts_at__lt=case.deadline_at).values("starts_at").distinct().count())
     assert offered >= case.policy.min_bookable_times, "frozen without enough bookable times"
     assert case.deadline_at <= at
+
+
+def assert_stored_decision_holds(at, *, swept: bool) -> None:
+    """Eligibility reads the decision stored on the case; it must be the one the facts give: never
+    ahead of them, equal to them right after a sweep, and behind them only for an open case whose
+    deadline passed since the last sweep (which decides it at its next run)."""
+    for case in Case.objects.all():
+        stored, computed = not can_submit_proposals(case), frozen_computed(case, now=at)
+        if case.frozen_at is not None:
+            assert stored
+        if swept:
+            assert stored == computed, "the sweep left a decision behind the facts"
+        elif stored != computed:
+            assert case.status == CaseStatus.OPEN and case.deadline_at <= at
 
 
 def act(case: Case, action: str, at) -> None:
@@ -115,6 +129,7 @@ def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
                 if cases[index] is not None:
                     cases[index].refresh_from_db()
                     act(cases[index], action, at)
+                    assert_stored_decision_holds(at, swept=False)  # after every service call
             if outbox_runs:
                 before = len(mail.outbox)
                 outbox_send_batch_at(at)
@@ -128,12 +143,7 @@ def test_a_simulated_month_never_freezes_unfairly(plan, now, settings):
                     OUTCOMES["frozen"] += 1
                 # liveness: nobody open is left past the deadline after a sweep
                 assert not Case.objects.filter(status=CaseStatus.OPEN, deadline_at__lte=at).exists()
-            for case in Case.objects.all():
-                frozen = not can_submit_proposals(case, now=at)
-                if case.frozen_at is not None:
-                    assert frozen
-                elif frozen:  # paused before any sweep ran: only if the sweep would freeze it now
-                    assert case.status == CaseStatus.OPEN and case.deadline_at <= at
+            assert_stored_decision_holds(at, swept=sweep_runs)
         OUTCOMES["extended"] += AuditEvent.objects.filter(action="deadline_extended", actor="system").count()
         transaction.set_rollback(True)
 

@@ -87,7 +87,9 @@ def case_flag(
     freelancer, created = Freelancer.objects.select_for_update().get_or_create(
         external_id=external_id, defaults={**contact, "created_at": now, "updated_at": now}
     )
-    open_case = Case.objects.filter(freelancer=freelancer).exclude(status__in=FINAL_STATUSES).first()
+    # a freelancer created just now has no case; an existing one is locked, so this check holds
+    open_case = None if created else Case.objects.filter(freelancer=freelancer).exclude(
+        status__in=FINAL_STATUSES).first()
     if open_case is not None:
         raise CaseAlreadyOpen(extra={"case": case_summary(open_case)})
     if not created and any(getattr(freelancer, k) != v for k, v in contact.items()):
