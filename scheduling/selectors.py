@@ -99,3 +99,34 @@ def languages_offered() -> list[str]:
 
     return sorted(set(RepresentativeLanguage.objects.filter(representative__active=True)
                       .values_list("code", flat=True)))
+
+
+# --- representatives' own calendars --------------------------------------------------------------
+
+def calendar_connection_of(*, representative_id: int):
+    from scheduling.models import CalendarConnection
+
+    return CalendarConnection.objects.filter(representative_id=representative_id).first()
+
+
+def calendar_conflicts(*, now: datetime, representative_id: int | None = None) -> list[Booking]:
+    """Active future bookings that a busy time of their representative's calendar now overlaps
+    (each once): the representative and the admin see them, with a one-click hand-over."""
+    from django.db.models import Exists, OuterRef
+
+    from scheduling.models import BusyTime
+
+    overlapping = BusyTime.objects.filter(representative_id=OuterRef("representative_id"),
+                                          starts_at__lt=OuterRef("ends_at"), ends_at__gt=OuterRef("starts_at"))
+    bookings = Booking.objects.select_related("representative").filter(
+        Exists(overlapping), status=BookingStatus.ACTIVE, ends_at__gt=now)
+    if representative_id is not None:
+        bookings = bookings.filter(representative_id=representative_id)
+    return list(bookings.order_by("starts_at")[:200])
+
+
+def calendar_connections_stale() -> list:
+    from scheduling.models import CalendarConnection
+
+    return list(CalendarConnection.objects.select_related("representative").filter(stale=True)
+                .order_by("last_good_sync_at"))

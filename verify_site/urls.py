@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notifications import views as notification_views
-from verification import console_views
+from verification import console_calendar, console_views
 from verification import views as verification_views
 from verification.apis import freelancer as freelancer_api
 from verification.apis import marketplace
@@ -46,6 +46,11 @@ console = [
     path("calls/<uuid:booking_id>/", console_views.call_page, name="console-call"),
     path("calls/<uuid:booking_id>/action/", console_views.call_action, name="console-call-action"),
     path("reviews/", console_views.reviews, name="console-reviews"),
+    path("calendar/", console_calendar.calendar_page, name="console-calendar"),
+    path("calendar/connect/", console_calendar.calendar_connect, name="console-calendar-connect"),
+    path("calendar/disconnect/", console_calendar.calendar_disconnect, name="console-calendar-disconnect"),
+    path("calendar/hand-over/<uuid:booking_id>/", console_calendar.calendar_hand_over,
+         name="console-calendar-hand-over"),
     path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
     path("operations/", operations_views.now_page, name="operations-now"),
     path("operations/funnel/", operations_views.funnel_page, name="operations-funnel"),
