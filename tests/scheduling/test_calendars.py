@@ -9,6 +9,7 @@ from urllib.parse import unquote
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.urls import reverse
 
 from scheduling.errors import CalendarProblem
 from scheduling.models import (
@@ -205,7 +206,8 @@ def test_a_calendar_written_in_another_zone_and_a_dst_change_in_the_reps_own(rad
 
 @pytest.mark.parametrize("failure", ["down", "slow", "garbage"])
 def test_a_failing_server_keeps_the_last_busy_times_and_marks_the_calendar_stale(connected, now, ics_server,
-                                                                                 settings, failure, frozen_clock):
+                                                                                 settings, failure, frozen_clock,
+                                                                                 admin_user):
     rep, account = connected
     account.add(ics("plain", "DTSTART:20260303T100000Z", "DTEND:20260303T103000Z"))
     calendar_sync(representative_id=rep.pk, now=now)
@@ -233,6 +235,9 @@ def test_a_failing_server_keeps_the_last_busy_times_and_marks_the_calendar_stale
     browser = Client()
     browser.force_login(rep.user)
     assert 'data-test="stale"' in browser.get("/console/calendar/").content.decode()
+    browser.force_login(admin_user)
+    assert 'data-test="calendars-stale"' in browser.get(reverse("operations-now")).content.decode()
+    assert 'data-test="stale-row"' in browser.get("/console/calendar/").content.decode()
 
 
 def test_a_new_busy_time_over_a_booking_is_a_conflict_handed_over_in_one_click(radicale, now, frozen_clock):
@@ -291,3 +296,13 @@ def test_disconnect_forgets_credentials_and_busy_times_and_gives_the_times_back(
     assert [e.action for e in CalendarAuditEvent.objects.filter(representative=rep)] == [
         "calendar_connected", "calendar_disconnected"]
     assert calendar_disconnect(representative_id=rep.pk, actor="user:rep", now=now) is False
+
+
+def test_sync_calendars_command_and_beat_schedule(connected, now, settings, frozen_clock):
+    rep, account = connected
+    account.add(ics("plain", "DTSTART:20260303T100000Z", "DTEND:20260303T103000Z"))
+    call_command("sync_calendars")
+    assert free_starts(rep, "2026-03-03") == [s for s in ALL_DAY_LONDON if not "10:00" <= s < "10:30"]
+    schedule = settings.CELERY_BEAT_SCHEDULE["calendars-sync"]
+    assert schedule["task"] == "scheduling.tasks.calendars_sync_all"
+    assert schedule["schedule"] == settings.CALENDAR_SYNC_SECONDS == 300
