@@ -46,6 +46,12 @@ def call_ends_at(booking: Booking):
     return booking.starts_at + timedelta(minutes=settings.CALL_MINUTES)
 
 
+def booking_uid(booking: Booking) -> str:
+    """The UID of the booking's event everywhere: the freelancer's invite and the representative's
+    own calendar (`scheduling.services.calendar_writes`)."""
+    return f"{booking.id}@verification-calls"
+
+
 def invite_method(booking: Booking) -> str:
     return "CANCEL" if booking.status == BookingStatus.CANCELLED else "REQUEST"
 
@@ -58,7 +64,7 @@ def booking_invite(booking: Booking) -> bytes:
     calendar.add("method", method)
 
     event = Event()
-    event.add("uid", f"{booking.id}@verification-calls")
+    event.add("uid", booking_uid(booking))
     event.add("sequence", booking.sequence)
     event.add("dtstamp", booking.updated_at.astimezone(UTC))
     event.add("dtstart", booking.starts_at.astimezone(UTC))

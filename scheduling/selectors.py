@@ -130,3 +130,13 @@ def calendar_connections_stale() -> list:
 
     return list(CalendarConnection.objects.select_related("representative").filter(stale=True)
                 .order_by("last_good_sync_at"))
+
+
+def booking_calendar_write_wanted(*, booking: Booking) -> bool:
+    """Whether a change of this booking has a calendar to update: its representative's CalDAV
+    calendar, or one it was written to before."""
+    from scheduling.models import BookingCalendarEntry, CalendarConnection, CalendarKind
+
+    return (CalendarConnection.objects.filter(representative_id=booking.representative_id,
+                                              kind=CalendarKind.CALDAV).exists()
+            or BookingCalendarEntry.objects.filter(booking=booking).exists())

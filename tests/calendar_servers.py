@@ -46,8 +46,10 @@ class CalendarAccount:
         self.calendar.save_event(ics)
 
     def events(self) -> dict[str, str]:
-        """href name -> data of every object in the calendar."""
-        return {str(obj.url).rsplit("/", 1)[-1]: obj.data for obj in self.calendar.objects(load_objects=True)}
+        """href name -> data of every object in the calendar (a sync report lists deleted ones too,
+        without data: left out)."""
+        return {str(obj.url).rsplit("/", 1)[-1]: obj.data for obj in self.calendar.objects(load_objects=True)
+                if obj.data}
 
 
 class Radicale:
