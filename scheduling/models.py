@@ -222,6 +222,8 @@ class CalendarConnection(models.Model):
     last_error = models.CharField(max_length=300, blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_good_sync_at = models.DateTimeField(null=True, blank=True)
+    busy_until = models.DateTimeField(null=True, blank=True, help_text="The busy times stored cover the "
+                                      "calendar until then (recomputed when the calendar changes or the window rolls).")
     created_at = models.DateTimeField()
 
     class Meta:

@@ -15,6 +15,7 @@ from django.conf import settings
 from scheduling.errors import CalendarProblem
 
 _CALENDAR_TYPE = "{urn:ietf:params:xml:ns:caldav}calendar"
+_MULTIGET_BATCH = 200
 
 
 def _problem(error: Exception, *, url: str) -> CalendarProblem:
@@ -95,14 +96,16 @@ def calendar_changes(*, calendar_url: str, username: str, password: str, sync_to
         calendar = _client(url=calendar_url, username=username, password=password).calendar(url=calendar_url)
         full = not sync_token
         try:
-            result = calendar.objects_by_sync_token(sync_token=sync_token or None, load_objects=True)
+            result = calendar.objects_by_sync_token(sync_token=sync_token or None, load_objects=False)
         except dav_errors.DAVError:
             if full:
                 raise
-            full, result = True, calendar.objects_by_sync_token(sync_token=None, load_objects=True)
-        changed = {}
-        for item in result:
-            changed[urlsplit(str(item.url)).path] = item.data if item.data else None
+            full, result = True, calendar.objects_by_sync_token(sync_token=None, load_objects=False)
+        hrefs = [item.url for item in result]
+        changed: dict[str, str | None] = {urlsplit(str(href)).path: None for href in hrefs}
+        for start in range(0, len(hrefs), _MULTIGET_BATCH):  # the changed objects' data, a batch per request
+            for item in calendar.multiget(hrefs[start:start + _MULTIGET_BATCH]):
+                changed[urlsplit(str(item.url)).path] = item.data or None
         return Changes(sync_token=str(result.sync_token or ""), full=full, changed=changed)
     except Exception as error:  # noqa: BLE001
         raise _problem(error, url=calendar_url) from error

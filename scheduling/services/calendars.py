@@ -110,6 +110,10 @@ class _Fetched:
     changed: dict[str, str | None]
 
 
+# The busy times are expanded a day past the slot horizon, and again when less than half a day of that is left.
+_ROLL = timedelta(hours=12)
+
+
 def _window(now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=1), now + timedelta(days=settings.SLOT_HORIZON_DAYS + 1)
 
@@ -145,6 +149,11 @@ def _busy_store(*, connection_id: int, representative_id: int, fetched: _Fetched
     connection = CalendarConnection.objects.filter(pk=connection_id).first()
     if connection is None:  # disconnected while we fetched
         return 0
+    start, end = _window(now)
+    if not fetched.full and not fetched.changed and connection.busy_until and connection.busy_until >= end - _ROLL:
+        # nothing changed and the stored busy times still reach far enough: a cheap incremental sync
+        _synced(connection, fetched=fetched, now=now, busy_until=connection.busy_until)
+        return -1
     if fetched.full:
         CalendarObject.objects.filter(connection=connection).exclude(href__in=list(fetched.changed)).delete()
     for href, data in fetched.changed.items():
@@ -152,18 +161,23 @@ def _busy_store(*, connection_id: int, representative_id: int, fetched: _Fetched
             CalendarObject.objects.filter(connection=connection, href=href).delete()
         else:
             CalendarObject.objects.update_or_create(connection=connection, href=href, defaults={"data": data})
-    start, end = _window(now)
     intervals = set()
     for data in CalendarObject.objects.filter(connection=connection).values_list("data", flat=True):
         intervals.update(busy_intervals(data, zone_name=rep.timezone, start=start, end=end))
     BusyTime.objects.filter(representative=rep).delete()
     BusyTime.objects.bulk_create([BusyTime(representative=rep, starts_at=a, ends_at=b) for a, b in sorted(intervals)])
+    _synced(connection, fetched=fetched, now=now, busy_until=end)
+    representative_slots_sync(representative_id=representative_id, now=now)
+    return len(intervals)
+
+
+def _synced(connection: CalendarConnection, *, fetched: _Fetched, now: datetime, busy_until: datetime) -> None:
     connection.sync_token = fetched.sync_token
     connection.stale, connection.last_error = False, ""
     connection.last_sync_at = connection.last_good_sync_at = now
-    connection.save(update_fields=["sync_token", "stale", "last_error", "last_sync_at", "last_good_sync_at"])
-    representative_slots_sync(representative_id=representative_id, now=now)
-    return len(intervals)
+    connection.busy_until = busy_until
+    connection.save(update_fields=["sync_token", "stale", "last_error", "last_sync_at", "last_good_sync_at",
+                                   "busy_until"])
 
 
 @transaction.atomic
