@@ -306,3 +306,17 @@ def test_sync_calendars_command_and_beat_schedule(connected, now, settings, froz
     schedule = settings.CELERY_BEAT_SCHEDULE["calendars-sync"]
     assert schedule["task"] == "scheduling.tasks.calendars_sync_all"
     assert schedule["schedule"] == settings.CALENDAR_SYNC_SECONDS == 300
+
+
+def test_a_sync_with_nothing_changed_keeps_the_busy_times_until_the_window_rolls(connected, now):
+    rep, account = connected
+    account.add(ics("plain", "DTSTART:20260303T100000Z", "DTEND:20260303T103000Z"))
+    calendar_sync(representative_id=rep.pk, now=now)
+    ids = list(BusyTime.objects.filter(representative=rep).values_list("pk", flat=True))
+    assert calendar_sync(representative_id=rep.pk, now=now + timedelta(minutes=5))
+    assert list(BusyTime.objects.filter(representative=rep).values_list("pk", flat=True)) == ids  # not rewritten
+    connection = CalendarConnection.objects.get(representative=rep)
+    assert connection.last_good_sync_at == now + timedelta(minutes=5)
+    calendar_sync(representative_id=rep.pk, now=now + timedelta(hours=13))  # the window rolled: recomputed
+    assert set(BusyTime.objects.filter(representative=rep).values_list("pk", flat=True)).isdisjoint(ids)
+    assert BusyTime.objects.filter(representative=rep).count() == 1
