@@ -76,6 +76,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         server = Radicale(Path(folder))
+        server.timeout = 600
         try:
             accounts = []
             for rep in reps:

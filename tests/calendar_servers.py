@@ -56,6 +56,7 @@ class Radicale:
     """One Radicale process for the session; each test gets its own user and calendar."""
 
     _ids = itertools.count(1)
+    timeout = 10  # seconds, for the tests' own client
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -82,7 +83,7 @@ class Radicale:
         return f"http://127.0.0.1:{self.port}/"
 
     def client(self, username: str, password: str) -> caldav.DAVClient:
-        return caldav.DAVClient(url=self.url, username=username, password=password, timeout=10)
+        return caldav.DAVClient(url=self.url, username=username, password=password, timeout=self.timeout)
 
     def account(self, *, calendar: bool = True) -> CalendarAccount:
         number = next(self._ids)

@@ -41,12 +41,13 @@ def calendar_page(request):
         raise Http404("You are not set up as a representative.")
     now = timezone.now()
     connection = selectors.calendar_connection_of(representative_id=rep.pk) if rep else None
-    conflicts = selectors.calendar_conflicts(now=now, representative_id=None if rep is None else rep.pk)
+    admin = _admin(request.user)
+    conflicts = selectors.calendar_conflicts(now=now, representative_id=None if admin or rep is None else rep.pk)
     return render(request, "verification/console/calendar.html", {
         "rep": rep, "connection": connection, "caldav_form": CaldavForm(prefix="caldav"),
         "ical_form": IcalForm(prefix="ical"),
         "conflicts": [{"booking": b, "local": local_time(b.starts_at, b.representative.timezone)} for b in conflicts],
-        "stale": selectors.calendar_connections_stale() if _admin(request.user) else [],
+        "stale": selectors.calendar_connections_stale() if admin else [],
     })
 
 
@@ -101,10 +102,10 @@ def calendar_disconnect(request):
 @require_POST
 @staff_member_required
 def calendar_hand_over(request, booking_id):
-    rep = console_selectors.representative_of(request.user)
-    if rep is None and not _admin(request.user):
+    rep, admin = console_selectors.representative_of(request.user), _admin(request.user)
+    if rep is None and not admin:
         raise Http404("No such call.")
     return _change(request, lambda _rep, now: calendars.booking_hand_over(
-        booking_id=booking_id, representative_id=None if rep is None else rep.pk,
+        booking_id=booking_id, representative_id=None if admin else rep.pk,
         actor=f"user:{request.user.get_username()}", now=now),
         _("Handed over: a colleague takes the call at the same time, and the freelancer is told."))

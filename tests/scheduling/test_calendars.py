@@ -270,6 +270,31 @@ def test_a_new_busy_time_over_a_booking_is_a_conflict_handed_over_in_one_click(r
     assert CalendarAuditEvent.objects.filter(representative=mine, action="call_handed_over").count() == 1
 
 
+def test_an_admin_sees_every_conflict_and_hands_it_over_and_another_rep_cannot(radicale, now, frozen_clock,
+                                                                              admin_user):
+    reps = make_reps(3, now=now)
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": "2026-03-03T11:00:00Z"}, format="json")
+    booking = Booking.objects.get(case_ref=case.id)
+    mine = booking.representative
+    account = radicale.account()
+    account.add(ics("dentist", "DTSTART:20260303T104500Z", "DTEND:20260303T113000Z"))
+    calendar_connect_caldav(representative_id=mine.pk, url=account.calendar_url, username=account.username,
+                            password=account.password, actor="user:rep", now=now)
+    stranger = next(r for r in reps if r != mine)
+    browser = Client()
+    browser.force_login(stranger.user)
+    assert 'data-test="conflict"' not in browser.get("/console/calendar/").content.decode()
+    browser.post(f"/console/calendar/hand-over/{booking.id}/")
+    booking.refresh_from_db()
+    assert booking.representative == mine and booking.sequence == 0  # not theirs: nothing changed
+    browser.force_login(admin_user)
+    assert 'data-test="conflict"' in browser.get("/console/calendar/").content.decode()
+    assert "Handed over" in browser.post(f"/console/calendar/hand-over/{booking.id}/", follow=True).content.decode()
+    booking.refresh_from_db()
+    assert booking.representative != mine and booking.sequence == 1
+
+
 def test_hand_over_with_nobody_free_changes_nothing(radicale, now, frozen_clock):
     [rep] = make_reps(1, now=now)
     case = CaseFactory()
