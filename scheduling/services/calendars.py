@@ -162,8 +162,11 @@ def _busy_store(*, connection_id: int, representative_id: int, fetched: _Fetched
         else:
             CalendarObject.objects.update_or_create(connection=connection, href=href, defaults={"data": data})
     intervals = set()
-    for data in CalendarObject.objects.filter(connection=connection).values_list("data", flat=True):
-        intervals.update(busy_intervals(data, zone_name=rep.timezone, start=start, end=end))
+    for href, data in CalendarObject.objects.filter(connection=connection).values_list("href", "data"):
+        try:
+            intervals.update(busy_intervals(data, zone_name=rep.timezone, start=start, end=end))
+        except Exception:  # noqa: BLE001 - one event no expander can read (no start...) must not hide the others
+            logger.warning("calendar of representative %s: object %s skipped (unreadable timing)", rep.pk, href)
     BusyTime.objects.filter(representative=rep).delete()
     BusyTime.objects.bulk_create([BusyTime(representative=rep, starts_at=a, ends_at=b) for a, b in sorted(intervals)])
     _synced(connection, fetched=fetched, now=now, busy_until=end)
@@ -203,7 +206,15 @@ def calendar_sync(*, representative_id: int, now: datetime) -> bool:
         _mark_stale(connection_id=connection.pk, now=now, problem=CalendarProblem(
             "calendar_garbage", "The calendar address sent data that is not iCalendar."))
         return False
-    _busy_store(connection_id=connection.pk, representative_id=representative_id, fetched=fetched, now=now)
+    try:
+        _busy_store(connection_id=connection.pk, representative_id=representative_id, fetched=fetched, now=now)
+    except HoursBusy:
+        raise
+    except Exception:  # noqa: BLE001 - data no expander can read must not stop the other calendars' syncs
+        logger.exception("calendar of representative %s: its data could not be expanded", representative_id)
+        _mark_stale(connection_id=connection.pk, now=now, problem=CalendarProblem(
+            "calendar_garbage", "Some of the calendar's events could not be read; the last busy times stay."))
+        return False
     return True
 
 

@@ -18,6 +18,7 @@ from scheduling.models import (
     BusyTime,
     CalendarAuditEvent,
     CalendarConnection,
+    CalendarObject,
     Displacement,
     Slot,
 )
@@ -164,6 +165,8 @@ def test_busy_events_block_exactly_the_slots_they_cover(connected, now):
     account.add(ics("free", "DTSTART:20260306T100000Z", "DTEND:20260306T110000Z", "TRANSP:TRANSPARENT"))
     account.add(ics("declined", "DTSTART:20260306T130000Z", "DTEND:20260306T140000Z",
                     f"ATTENDEE;PARTSTAT=DECLINED:mailto:{account.username}"))
+    CalendarObject.objects.create(connection=CalendarConnection.objects.get(representative=rep), href="/broken.ics",
+                                  data=ics("broken", "DURATION:PT1H"))  # no start: skipped, the others count
     assert calendar_sync(representative_id=rep.pk, now=now)
 
     assert free_starts(rep, "2026-03-03") == [s for s in ALL_DAY_LONDON if not "10:00" <= s < "10:30"]
