@@ -348,3 +348,21 @@ def test_a_sync_with_nothing_changed_keeps_the_busy_times_until_the_window_rolls
     calendar_sync(representative_id=rep.pk, now=now + timedelta(hours=13))  # the window rolled: recomputed
     assert set(BusyTime.objects.filter(representative=rep).values_list("pk", flat=True)).isdisjoint(ids)
     assert BusyTime.objects.filter(representative=rep).count() == 1
+
+
+def test_without_a_key_nothing_is_stored_and_a_changed_key_makes_the_calendar_stale(radicale, now, settings):
+    [rep] = make_reps(1, now=now)
+    account = radicale.account()
+    settings.CALENDAR_CREDENTIALS_KEY = ""
+    with pytest.raises(CalendarProblem) as problem:
+        calendar_connect_caldav(representative_id=rep.pk, url=account.calendar_url, username=account.username,
+                                password=account.password, actor="user:rep", now=now)
+    assert problem.value.code == "calendar_key_missing" and not CalendarConnection.objects.exists()
+
+    settings.CALENDAR_CREDENTIALS_KEY = "a" * 43 + "="
+    calendar_connect_caldav(representative_id=rep.pk, url=account.calendar_url, username=account.username,
+                            password=account.password, actor="user:rep", now=now)
+    settings.CALENDAR_CREDENTIALS_KEY = "b" * 43 + "="
+    assert calendar_sync(representative_id=rep.pk, now=now) is False
+    connection = CalendarConnection.objects.get(representative=rep)
+    assert connection.stale and "key changed" in connection.last_error
