@@ -106,7 +106,10 @@ def calendar_changes(*, calendar_url: str, username: str, password: str, sync_to
         for start in range(0, len(hrefs), _MULTIGET_BATCH):  # the changed objects' data, a batch per request
             for item in calendar.multiget(hrefs[start:start + _MULTIGET_BATCH]):
                 changed[urlsplit(str(item.url)).path] = item.data or None
-        return Changes(sync_token=str(result.sync_token or ""), full=full, changed=changed)
+        token = str(result.sync_token or "")
+        # a server without sync-collection: the library lists every object again whenever any ETag
+        # changed (its "fake-" token hashes them), so what it lists is everything there is
+        return Changes(sync_token=token, full=full or token.startswith("fake-"), changed=changed)
     except Exception as error:  # noqa: BLE001
         raise _problem(error, url=calendar_url) from error
 

@@ -366,3 +366,20 @@ def test_without_a_key_nothing_is_stored_and_a_changed_key_makes_the_calendar_st
     assert calendar_sync(representative_id=rep.pk, now=now) is False
     connection = CalendarConnection.objects.get(representative=rep)
     assert connection.stale and "key changed" in connection.last_error
+
+
+def test_a_server_without_sync_tokens_is_followed_by_etags_deletions_included(connected, now, monkeypatch):
+    """The caldav library emulates sync with ETags (a "fake-" token) where a server has no
+    sync-collection; everything it then lists is all there is, so a deleted event stops blocking."""
+    import caldav
+
+    monkeypatch.setattr(caldav.Calendar, "_should_use_sync_token", lambda self, *args, **kwargs: False)
+    rep, account = connected
+    account.add(ics("first", "DTSTART:20260303T100000Z", "DTEND:20260303T103000Z"))
+    account.add(ics("second", "DTSTART:20260303T140000Z", "DTEND:20260303T143000Z"))
+    assert calendar_sync(representative_id=rep.pk, now=now)
+    assert CalendarConnection.objects.get(representative=rep).sync_token.startswith("fake-")
+    assert "10:00" not in free_starts(rep, "2026-03-03") and "14:00" not in free_starts(rep, "2026-03-03")
+    account.calendar.event_by_uid("first").delete()
+    assert calendar_sync(representative_id=rep.pk, now=now)
+    assert "10:00" in free_starts(rep, "2026-03-03") and "14:00" not in free_starts(rep, "2026-03-03")
