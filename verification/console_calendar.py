@@ -16,6 +16,7 @@ from scheduling import selectors
 from scheduling.errors import DomainError
 from scheduling.services import calendars
 from verification import console_selectors
+from verification.services.calendars import representative_calendar_connect
 
 
 class CaldavForm(forms.Form):
@@ -85,7 +86,7 @@ def calendar_connect(request):
         if not form.is_valid():
             raise calendars.CalendarProblem("calendar_wrong_url",
                                             "Give the server address, user name and app password.")
-        calendars.calendar_connect_caldav(representative_id=rep.pk, actor=actor, now=now, **form.cleaned_data)
+        representative_calendar_connect(representative_id=rep.pk, actor=actor, now=now, **form.cleaned_data)
 
     return _change(request, change, _("Connected. Your calendar's busy times now block your bookable times."))
 

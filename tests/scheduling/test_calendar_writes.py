@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
+from django.test import Client
 from icalendar import Calendar
 
 from notifications.models import MessageStatus, OutboxMessage
@@ -116,3 +117,19 @@ def test_a_call_handed_to_a_colleague_leaves_one_calendar_for_the_other(radicale
     assert accounts[first].events() == {}
     [data] = accounts[second].events().values()
     assert vevent(data)["SEQUENCE"] == 1
+
+
+def test_calls_booked_before_connecting_are_written_when_the_calendar_is_connected(radicale, now, frozen_clock):
+    [rep] = make_reps(1, now=now)
+    case = CaseFactory()
+    client_for(case).post("/api/v1/case/booking", {"starts_at": AT}, format="json")
+    booking = Booking.objects.get(case_ref=case.id)
+    assert not writes().exists()
+    account = radicale.account()
+    browser = Client()
+    browser.force_login(rep.user)
+    browser.post("/console/calendar/connect/", {"caldav-url": account.calendar_url,
+                                                "caldav-username": account.username,
+                                                "caldav-password": account.password})
+    send_due(now)
+    assert list(account.events()) == [f"{booking.id}.ics"]

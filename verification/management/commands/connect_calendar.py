@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from scheduling.errors import DomainError
 from scheduling.models import Representative
-from scheduling.services.calendars import calendar_connect_caldav, calendar_connect_ical
+from scheduling.services.calendars import calendar_connect_ical
+from verification.services.calendars import representative_calendar_connect
 
 
 class Command(BaseCommand):
@@ -40,8 +41,9 @@ class Command(BaseCommand):
                     password = options["password_file"].read_text().strip()
                 if not password:
                     raise CommandError("Give --password or --password-file.")
-                connection = calendar_connect_caldav(representative_id=rep.pk, url=options["url"], actor=actor,
-                                                     username=options["username"], password=password, now=now)
+                connection = representative_calendar_connect(
+                    representative_id=rep.pk, url=options["url"], actor=actor, username=options["username"],
+                    password=password, now=now)
         except DomainError as problem:
             raise CommandError(f"{problem.code}: {problem.detail}") from None
         state = f"stale: {connection.last_error}" if connection.stale else f"synced at {connection.last_good_sync_at}"
