@@ -173,6 +173,9 @@ if not CALENDAR_CREDENTIALS_KEY and DEBUG:
 CALENDAR_SYNC_SECONDS = env.int("CALENDAR_SYNC_SECONDS", default=300)
 CALENDAR_TIMEOUT_SECONDS = env.int("CALENDAR_TIMEOUT_SECONDS", default=10)
 CALENDAR_ICAL_MAX_BYTES = env.int("CALENDAR_ICAL_MAX_BYTES", default=5 * 1024 * 1024)
+# CalDAV servers on loopback or private networks (a Radicale beside the app, a company Nextcloud):
+# refused outside DEBUG unless this is true (a representative could otherwise aim requests inside).
+CALENDAR_CALDAV_ALLOW_PRIVATE = env.bool("CALENDAR_CALDAV_ALLOW_PRIVATE", default=False)
 
 # --- Notifications (the outbox) ---------------------------------------------------------------
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=30)

@@ -3,6 +3,7 @@ WebDAV). Every failure becomes a `CalendarProblem` with a code and a message a r
 can act on; the password is never part of a message or a log line."""
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -12,6 +13,7 @@ from caldav.elements import dav
 from caldav.lib import error as dav_errors
 from django.conf import settings
 
+from scheduling.calendars.ical_feed import public_address as _public
 from scheduling.errors import CalendarProblem
 
 _CALENDAR_TYPE = "{urn:ietf:params:xml:ns:caldav}calendar"
@@ -42,18 +44,21 @@ def _problem(error: Exception, *, url: str) -> CalendarProblem:
 
 
 def address_check(url: str) -> None:
-    """https, or plain http only to this machine (a Radicale beside the app)."""
+    """https (plain http only to this machine); outside DEBUG, a host on a loopback, private or
+    link-local address only when CALENDAR_CALDAV_ALLOW_PRIVATE is set."""
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname:
-        try:
-            loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname).is_loopback
-        except ValueError:
-            loopback = False
-        if loopback:
-            return
-    raise CalendarProblem("calendar_wrong_url", "Give the calendar server's https:// address.")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise CalendarProblem("calendar_wrong_url", "Give the calendar server's https:// address.")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
+                                                               type=socket.SOCK_STREAM)}
+    except OSError as error:
+        raise CalendarProblem("calendar_wrong_url", f"{parts.hostname} does not exist. Check the address.") from error
+    if parts.scheme == "http" and not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        raise CalendarProblem("calendar_wrong_url", "Give the calendar server's https:// address.")
+    if not (settings.DEBUG or settings.CALENDAR_CALDAV_ALLOW_PRIVATE) and not all(_public(a) for a in addresses):
+        raise CalendarProblem("calendar_address_refused", f"{parts.hostname} is not a public address; an "
+                              "administrator can allow calendar servers on private networks.")
 
 
 def _client(*, url: str, username: str, password: str) -> caldav.DAVClient:

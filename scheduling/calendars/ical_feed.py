@@ -24,7 +24,7 @@ def _refused(detail: str) -> CalendarProblem:
     return CalendarProblem("calendar_address_refused", detail)
 
 
-def _public(address: str) -> bool:
+def public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     return ip.is_global and not (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
                                  or ip.is_reserved or ip.is_unspecified)
@@ -37,7 +37,7 @@ def _resolve(host: str, port: int) -> str:
     except OSError as error:
         raise CalendarProblem("calendar_wrong_url", f"{host} does not exist. Check the address.") from error
     addresses = [info[4][0] for info in infos]
-    if not settings.DEBUG and not all(_public(address) for address in addresses):
+    if not settings.DEBUG and not all(public_address(address) for address in addresses):
         raise _refused(f"{host} is not a public address; calendars are fetched only from the internet.")
     return addresses[0]
 

@@ -383,3 +383,15 @@ def test_a_server_without_sync_tokens_is_followed_by_etags_deletions_included(co
     account.calendar.event_by_uid("first").delete()
     assert calendar_sync(representative_id=rep.pk, now=now)
     assert "10:00" in free_starts(rep, "2026-03-03") and "14:00" not in free_starts(rep, "2026-03-03")
+
+
+@pytest.mark.parametrize("url", ["RADICALE", "https://10.0.0.8/dav/", "https://169.254.169.254/", "http://10.0.0.8/"])
+def test_outside_debug_caldav_on_private_addresses_needs_the_setting(radicale, now, settings, url):
+    settings.DEBUG, settings.CALENDAR_CALDAV_ALLOW_PRIVATE = False, False
+    [rep] = make_reps(1, now=now)
+    account = radicale.account()
+    with pytest.raises(CalendarProblem) as problem:
+        calendar_connect_caldav(representative_id=rep.pk, url=radicale.url if url == "RADICALE" else url,
+                                username=account.username, password=account.password, actor="user:rep", now=now)
+    assert problem.value.code == ("calendar_wrong_url" if url.startswith("http://10") else "calendar_address_refused")
+    assert not CalendarConnection.objects.exists()
