@@ -50,9 +50,10 @@ def main() -> None:
 
     from scheduling.errors import SlotTaken
     from scheduling.models import Representative, Slot
-    from scheduling.services.bookings import _CLAIM, _CLAIM_AND_BOOK_SQL, booking_create
+    from scheduling.services.bookings import _CLAIM, _CLAIM_AND_BOOK_SQL, _PG_DAY_BOUNDS, booking_create
 
-    SAME_CLAIM = _CLAIM_AND_BOOK_SQL.format(claim=_CLAIM.format(lock="FOR UPDATE OF s SKIP LOCKED"))
+    SAME_CLAIM = _CLAIM_AND_BOOK_SQL.format(claim=_CLAIM.format(lock="FOR UPDATE OF s SKIP LOCKED",
+                                                                   **_PG_DAY_BOUNDS))
 
     base = datetime(2030, 1, 7, 9, tzinfo=UTC)
     with connection.cursor() as cursor:
@@ -86,9 +87,8 @@ def main() -> None:
             return False
 
     def ceiling_attempt(at: datetime) -> bool:
-        day = at.replace(hour=0, minute=0)
         with connection.cursor() as cursor:
-            cursor.execute(SAME_CLAIM, [at, 0, "", "", 0, day, day + timedelta(days=1), uuid.uuid4(), uuid.uuid4(),
+            cursor.execute(SAME_CLAIM, [at, 0, "", "", 0, uuid.uuid4(), uuid.uuid4(),
                                         "bench@example.com", "Bench", "", False, uuid.uuid4().hex, "00000000",
                                         base, base])
             return cursor.fetchone() is not None

@@ -79,12 +79,23 @@ def earlier_time_open(message: OutboxMessage, now: datetime) -> str | None:
     return None
 
 
+def booking_revision_current(message: OutboxMessage, now: datetime) -> str | None:
+    """A calendar write writes the booking as it is when sent; one made for an older version of
+    the booking is covered by the newer one's."""
+    booking = booking_of(message)
+    if booking is None:
+        return "the booking is gone"
+    if booking_revision(booking.sequence) != message.revision:
+        return "the booking changed; a newer write covers it"
+    return None
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
     still_holds: Check | None = None
     invite: bool = False  # attach the booking's calendar invite
-    channel: str = "email"  # or "webhook"
+    channel: str = "email"  # or "webhook", or "calendar" (the representative's own CalDAV calendar)
 
 
 KINDS: dict[str, Kind] = {
@@ -107,6 +118,7 @@ KINDS: dict[str, Kind] = {
         Kind("rep_agenda"),
         Kind("earlier_time", still_holds=earlier_time_open),
         Kind("webhook", still_holds=endpoint_active, channel="webhook"),
+        Kind("calendar_write", still_holds=booking_revision_current, channel="calendar"),
     ]
 }
 

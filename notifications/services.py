@@ -19,7 +19,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .keys import MessageKey
+from scheduling.services.calendar_writes import booking_calendar_write
+
+from .keys import MessageKey, booking_revision, booking_topic
 from .kinds import KINDS, Kind, kind_for
 from .models import MessageStatus, OutboxMessage, WebhookEndpoint
 from .rendering import render_email
@@ -76,6 +78,14 @@ def webhook_messages(*, event: str, case_ref: UUID, revision: str, data: dict[st
                           "body": {"id": the_event_id, "type": event, "created_at": now.isoformat(), "data": data}})
         for endpoint in endpoints if endpoint.wants(event)
     ]
+
+
+def calendar_write_enqueue(*, booking_id, representative_id: int, sequence: int, now: datetime) -> None:
+    """Write the booking (as it will be when sent) into its representatives' calendars: one
+    message per version of the booking; a newer one replaces a waiting older one."""
+    outbox_enqueue(key=MessageKey("calendar_write", booking_topic(booking_id), booking_revision(sequence)),
+                   recipient=f"calendar of representative {representative_id}", due_at=now, now=now,
+                   context={"representative_id": representative_id})
 
 
 def webhook_publish(*, event: str, case_ref: UUID, revision: str, data: dict[str, Any], now: datetime) -> None:
@@ -258,6 +268,8 @@ def _prepare(message: OutboxMessage, kind: Kind, *, now: datetime, mail_connecti
     """What hands the message over: the rendered email's send, or the webhook's POST."""
     if kind.channel == "webhook":
         return partial(webhook_deliver, message, now=now)
+    if kind.channel == "calendar":
+        return partial(booking_calendar_write, booking_id=message.topic.removeprefix(booking_topic("")), now=now)
     email = render_email(message, now=now)
     email.connection = mail_connection
     return email.send

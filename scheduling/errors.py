@@ -84,3 +84,19 @@ class HoursBusy(Conflict):
 
 class HoursInvalid(Conflict):
     code = "hours_invalid"
+
+
+class CalendarProblem(DomainError):
+    """Connecting or reading a representative's calendar failed; `code` says how (wrong URL, wrong
+    password, TLS, not a calendar, unreachable, timeout, garbage...)."""
+
+    status_code = 400
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+
+
+class NoColleagueFree(Conflict):
+    code = "no_colleague_free"
+    detail = "No other representative is free at that time; the call stays with you."

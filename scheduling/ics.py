@@ -54,8 +54,9 @@ def call_ends_at(booking: Booking):
 
 
 def booking_uid(booking: Booking) -> str:
-    """The event's UID: the same in the freelancer's invite and the representative's feed, for the
-    booking's whole life (moves keep it; SEQUENCE goes up)."""
+    """The event's UID, the same for the booking's whole life (moves keep it; SEQUENCE goes up) and
+    everywhere: the freelancer's invite, the representative's feed and their own calendar
+    (`scheduling.services.calendar_writes`)."""
     return f"{booking.id}@verification-calls"
 
 

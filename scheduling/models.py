@@ -228,3 +228,112 @@ class CalendarFeedToken(models.Model):
     def __str__(self) -> str:
         state = f"revoked {self.revoked_at:%Y-%m-%d %H:%M}Z" if self.revoked_at else "live"
         return f"Calendar feed of {self.representative} ({state})"
+
+
+# --- representatives' own calendars (docs/calendars.md) -----------------------------------------
+
+class CalendarKind(models.TextChoices):
+    CALDAV = "CALDAV", _("CalDAV calendar (busy times read, calls written)")
+    ICAL = "ICAL", _("Private iCal address (busy times only)")
+
+
+class CalendarConnection(models.Model):
+    """A representative's own calendar: its busy events block their slots, and (CalDAV) each booked
+    call is written into it. The password (CalDAV) or the private address (iCal) is encrypted with
+    CALENDAR_CREDENTIALS_KEY (`scheduling.calendars.secrets`) and never shown back.
+
+    `stale` is set when a sync failed (server down, slow, garbage): the last busy times are kept
+    and `last_good_sync_at` says how old they are."""
+
+    representative = models.OneToOneField(Representative, on_delete=models.CASCADE, related_name="calendar")
+    kind = models.CharField(max_length=8, choices=CalendarKind.choices)
+    address = models.CharField(max_length=500, help_text="CalDAV: the server URL given; iCal: its host only.")
+    calendar_url = models.CharField(max_length=500, blank=True, help_text="CalDAV: the calendar collection found.")
+    username = models.CharField(max_length=200, blank=True)
+    secret = models.TextField(help_text="Encrypted: the password (CalDAV) or the private address (iCal).")
+    sync_token = models.TextField(blank=True)
+    stale = models.BooleanField(default=False)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_good_sync_at = models.DateTimeField(null=True, blank=True)
+    busy_until = models.DateTimeField(null=True, blank=True, help_text="The busy times stored cover the "
+                                      "calendar until then (recomputed when the calendar changes or the window rolls).")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(kind__in=["CALDAV", "ICAL"]), name="calendar_kind_known")]
+
+    def __str__(self) -> str:
+        return f"{self.representative}: {self.get_kind_display()} ({self.address})"
+
+
+class CalendarObject(models.Model):
+    """The timing of one calendar object (its events' start, end, recurrence, status and
+    transparency; never titles, places, notes or people), kept so a sync can fetch only what changed
+    and still expand every recurring event over the rolling booking window."""
+
+    connection = models.ForeignKey(CalendarConnection, on_delete=models.CASCADE, related_name="calendar_objects")
+    href = models.CharField(max_length=500)
+    data = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "href"], name="calendar_object_once")]
+
+    def __str__(self) -> str:
+        return self.href
+
+
+class BusyTime(models.Model):
+    """A period [starts_at, ends_at) the representative's own calendar marks busy, within the
+    booking window: no free slot overlaps one."""
+
+    representative = models.ForeignKey(Representative, on_delete=models.CASCADE, related_name="busy_times")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="busy_starts_before_ends")]
+        indexes = [models.Index(fields=["representative", "starts_at"], name="busy_rep_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.representative_id} busy {self.starts_at:%Y-%m-%d %H:%M}Z"
+
+
+class CalendarAuditEvent(models.Model):
+    """Append-only: calendars connected, disconnected, calls handed over (who, what, when)."""
+
+    representative = models.ForeignKey(Representative, on_delete=models.PROTECT, related_name="calendar_audit")
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=60)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Calendar audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Calendar audit events are append-only.")
+
+
+class BookingCalendarEntry(models.Model):
+    """Where a booking's event was written (a representative's CalDAV calendar), so a move to a
+    colleague deletes it from the first calendar."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="calendar_entries")
+    representative = models.ForeignKey(Representative, on_delete=models.CASCADE, related_name="+")
+    calendar_url = models.CharField(max_length=500)
+    sequence = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["booking", "representative"], name="booking_entry_once")]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id} in {self.calendar_url}"

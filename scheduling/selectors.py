@@ -146,3 +146,44 @@ def free_representatives_at(*, starts_at: datetime) -> list[tuple[frozenset[str]
     reps = (Representative.objects.filter(active=True, slots__starts_at=starts_at, slots__is_booked=False)
             .prefetch_related("languages").distinct())
     return [(frozenset(rep.language_codes), rep.can_take_phone_calls) for rep in reps]
+
+
+# --- representatives' own calendars --------------------------------------------------------------
+
+def calendar_connection_of(*, representative_id: int):
+    from scheduling.models import CalendarConnection
+
+    return CalendarConnection.objects.filter(representative_id=representative_id).first()
+
+
+def calendar_conflicts(*, now: datetime, representative_id: int | None = None) -> list[Booking]:
+    """Active future bookings that a busy time of their representative's calendar now overlaps
+    (each once): the representative and the admin see them, with a one-click hand-over."""
+    from django.db.models import Exists, OuterRef
+
+    from scheduling.models import BusyTime
+
+    overlapping = BusyTime.objects.filter(representative_id=OuterRef("representative_id"),
+                                          starts_at__lt=OuterRef("ends_at"), ends_at__gt=OuterRef("starts_at"))
+    bookings = Booking.objects.select_related("representative").filter(
+        Exists(overlapping), status=BookingStatus.ACTIVE, ends_at__gt=now)
+    if representative_id is not None:
+        bookings = bookings.filter(representative_id=representative_id)
+    return list(bookings.order_by("starts_at")[:200])
+
+
+def calendar_connections_stale() -> list:
+    from scheduling.models import CalendarConnection
+
+    return list(CalendarConnection.objects.select_related("representative").filter(stale=True)
+                .order_by("last_good_sync_at"))
+
+
+def booking_calendar_write_wanted(*, booking: Booking) -> bool:
+    """Whether a change of this booking has a calendar to update: its representative's CalDAV
+    calendar, or one it was written to before."""
+    from scheduling.models import BookingCalendarEntry, CalendarConnection, CalendarKind
+
+    return (CalendarConnection.objects.filter(representative_id=booking.representative_id,
+                                              kind=CalendarKind.CALDAV).exists()
+            or BookingCalendarEntry.objects.filter(booking=booking).exists())

@@ -15,3 +15,11 @@ def representative_slots_sync(representative_id: int) -> None:
     """Right after a representative's hours or time off change (in the admin). Freelancers booking
     those times just then: tried again a little later."""
     slots.representative_slots_sync(representative_id=representative_id, now=timezone.now())
+
+
+@shared_task
+def calendars_sync_all() -> int:
+    """Beat, every CALENDAR_SYNC_SECONDS: read each connected calendar's busy times."""
+    from scheduling.services.calendars import calendars_sync_all as sync_all
+
+    return sync_all(now=timezone.now())

@@ -110,3 +110,22 @@ def _english_outside_requests():
     translation.activate("en")
     yield
     translation.activate("en")
+
+
+@pytest.fixture(scope="session")
+def radicale(tmp_path_factory):
+    """A real CalDAV server (Radicale) on a free loopback port, for the whole session."""
+    from tests.calendar_servers import Radicale
+
+    server = Radicale(tmp_path_factory.mktemp("radicale"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ics_server():
+    from tests.calendar_servers import IcsServer
+
+    server = IcsServer()
+    yield server
+    server.stop()

@@ -16,6 +16,7 @@ from notifications.rendering import AfterSending
 from notifications.selectors import webhook_endpoints_active
 from notifications.services import (
     Outgoing,
+    calendar_write_enqueue,
     outbox_context_update_pending,
     outbox_enqueue_many,
     outbox_skip_pending,
@@ -24,6 +25,7 @@ from notifications.services import (
 )
 from scheduling.ics import join_url, phone_route
 from scheduling.models import Booking
+from scheduling.selectors import booking_calendar_write_wanted
 from verification.deadlines.guards import can_submit_proposals
 from verification.deadlines.rules import case_topic, notice_key
 from verification.languages import case_language
@@ -111,6 +113,14 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
           for minutes in case.policy.reminder_offsets_minutes
           if booking.starts_at - (offset := timedelta(minutes=minutes)) > now),
     ])
+    representative_calendar_update(booking, now=now)
+
+
+def representative_calendar_update(booking: Booking, *, now: datetime) -> None:
+    """The call into the representative's own calendar (and out of a former one's), when there is one."""
+    if booking_calendar_write_wanted(booking=booking):
+        calendar_write_enqueue(booking_id=booking.id, representative_id=booking.representative_id,
+                               sequence=booking.sequence, now=now)
 
 
 def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, now: datetime) -> None:
@@ -124,6 +134,7 @@ def booking_cancellation_enqueue(case: Case, booking: Booking, *, by_us: bool, n
     kind = "booking_cancelled_by_us" if by_us else "booking_cancelled"
     case_email_enqueue(case, key=MessageKey(kind, topic, booking_revision(booking.sequence)), now=now,
                        context=_booking_context(case, booking))
+    representative_calendar_update(booking, now=now)
 
 
 def email_for_change(case: Case, *, kind: str, now: datetime, context: dict[str, Any] | None = None,

@@ -45,6 +45,8 @@ def cases_retention_apply() -> dict[str, int]:
     """Daily: personal data of cases closed longer than PRIVACY_RETENTION_DAYS is erased (audited)."""
     return privacy.cases_retention_apply(now=timezone.now())
 
+
+@shared_task
 def past_slots_prune() -> int:
     """Hourly: past slots (free, or of a booking that is over) no open case's freeze guard
     can count any more are deleted."""

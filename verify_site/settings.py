@@ -239,6 +239,23 @@ PAST_SLOTS_KEEP_MAX_DAYS = env.int("PAST_SLOTS_KEEP_MAX_DAYS", default=90)
 JOIN_URL_TEMPLATE = env.str("JOIN_URL_TEMPLATE", default="https://meet.jit.si/verify-{token}")
 DIAL_IN_NUMBER = env.str("DIAL_IN_NUMBER", default="")
 
+# --- Representatives' calendars (docs/calendars.md) --------------------------------------------
+# Fernet key (urlsafe base64 of 32 bytes) encrypting calendar passwords and private iCal addresses at
+# rest. Empty: calendars cannot be connected (with DEBUG, a development key derived from SECRET_KEY).
+CALENDAR_CREDENTIALS_KEY = env.str("CALENDAR_CREDENTIALS_KEY", default="")
+if not CALENDAR_CREDENTIALS_KEY and DEBUG:
+    import base64 as _base64
+    import hashlib as _hashlib
+
+    CALENDAR_CREDENTIALS_KEY = _base64.urlsafe_b64encode(
+        _hashlib.sha256(f"calendar-dev-key:{SECRET_KEY}".encode()).digest()).decode()
+CALENDAR_SYNC_SECONDS = env.int("CALENDAR_SYNC_SECONDS", default=300)
+CALENDAR_TIMEOUT_SECONDS = env.int("CALENDAR_TIMEOUT_SECONDS", default=10)
+CALENDAR_ICAL_MAX_BYTES = env.int("CALENDAR_ICAL_MAX_BYTES", default=5 * 1024 * 1024)
+# CalDAV servers on loopback or private networks (a Radicale beside the app, a company Nextcloud):
+# refused outside DEBUG unless this is true (a representative could otherwise aim requests inside).
+CALENDAR_CALDAV_ALLOW_PRIVATE = env.bool("CALENDAR_CALDAV_ALLOW_PRIVATE", default=False)
+
 # --- Notifications (the outbox) ---------------------------------------------------------------
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=30)
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
@@ -303,6 +320,8 @@ CELERY_BEAT_SCHEDULE = {
     "representative-agendas": {"task": "notifications.tasks.representative_agendas", "schedule": 3600},
     "idempotency-keys-prune": {"task": "verification.tasks.idempotency_keys_prune", "schedule": 24 * 3600},
     "past-slots-prune": {"task": "verification.tasks.past_slots_prune", "schedule": 3600},
+    "calendars-sync": {"task": "scheduling.tasks.calendars_sync_all", "schedule": CALENDAR_SYNC_SECONDS,
+                       "options": {"expires": CALENDAR_SYNC_SECONDS}},
 }
 
 # --- Cache (the API's throttles) ---------------------------------------------------------------

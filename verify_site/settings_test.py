@@ -20,6 +20,9 @@ def _answers(port: int) -> bool:
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("WEBHOOK_HTTP_LOOPBACK", "true")  # the tests' webhook receivers listen on 127.0.0.1
+# a fixed Fernet key for the tests only (calendar credentials)
+os.environ.setdefault("CALENDAR_CALDAV_ALLOW_PRIVATE", "true")  # the tests' Radicale is on loopback
+os.environ.setdefault("CALENDAR_CREDENTIALS_KEY", "dGVzdC1vbmx5LWNhbGVuZGFyLWtleS0wMTIzNDU2Nzg=")
 if "DATABASE_URL" not in os.environ and _answers(5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/verify_site"
 if "REDIS_URL" not in os.environ and _answers(6379):

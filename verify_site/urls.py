@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from notifications import views as notification_views
-from verification import console_views
+from verification import console_calendar, console_views
 from verification import views as verification_views
 from verification.apis import feeds as feed_api
 from verification.apis import freelancer as freelancer_api
@@ -57,6 +57,11 @@ console = [
     path("calendar-feed/rotate/", console_views.calendar_feed_rotate_page, name="console-calendar-feed-rotate"),
     path("calendar-feed/revoke/", console_views.calendar_feed_revoke_page, name="console-calendar-feed-revoke"),
     path("reviews/", console_views.reviews, name="console-reviews"),
+    path("calendar/", console_calendar.calendar_page, name="console-calendar"),
+    path("calendar/connect/", console_calendar.calendar_connect, name="console-calendar-connect"),
+    path("calendar/disconnect/", console_calendar.calendar_disconnect, name="console-calendar-disconnect"),
+    path("calendar/hand-over/<uuid:booking_id>/", console_calendar.calendar_hand_over,
+         name="console-calendar-hand-over"),
     path("reviews/<int:review_id>/", console_views.review_page, name="console-review"),
     path("reviews/<int:review_id>/assign/", console_views.review_assign_page, name="console-review-assign"),
     path("operations/", operations_views.now_page, name="operations-now"),

@@ -1,12 +1,13 @@
 """Bookings: the least-loaded claim of a free slot (one statement on PostgreSQL), moves, cancels,
 the end of a call, and the relocation of a booking whose representative became unavailable."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
 
 from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken
-from scheduling.models import Booking, BookingStatus, Displacement, Slot, _dial_in_pin, _join_token
+from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, _dial_in_pin, _join_token
 from scheduling.selectors import free_time_alternatives
 
 
@@ -37,7 +38,8 @@ def booking_relocate(*, booking: Booking, now: datetime) -> bool:
 
 # The hot path of booking, hand-written so it is not recompiled by the ORM on every attempt.
 # Candidates: free slots at the instant whose representative is active (and speaks the language,
-# takes phone calls), least-loaded first (active bookings that UTC day), ties broken at random.
+# takes phone calls), least-loaded first (active bookings that day in the representative's own zone:
+# a Kolkata morning is the previous UTC day), ties broken at random.
 # Chosen with FOR UPDATE SKIP LOCKED on PostgreSQL so concurrent bookers spread over the free
 # representatives instead of queueing on one row; the conditional UPDATE is the guard.
 _CLAIM = """
@@ -52,7 +54,7 @@ WHERE id = (
       AND s.representative_id <> %s
     ORDER BY (SELECT count(*) FROM scheduling_booking b
               WHERE b.representative_id = s.representative_id AND b.status = 'ACTIVE'
-                AND b.starts_at >= %s AND b.starts_at < %s), random()
+                AND b.starts_at >= {day_start} AND b.starts_at < {day_end}), random()
     LIMIT 1 {lock}
 ) AND NOT is_booked
 RETURNING id, representative_id, starts_at, ends_at
@@ -70,11 +72,42 @@ RETURNING *
 """
 
 
-def _claim_params(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None):
-    day_start = starts_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+# The representative's local day around the slot, in SQL: PostgreSQL converts with the zone itself
+# (DST included); SQLite has no zones, so each zone's day bounds are passed in as a CASE.
+_LOCAL_DAY = "date_trunc('day', timezone(r.timezone, s.starts_at))"
+_PG_DAY_BOUNDS = {"day_start": f"timezone(r.timezone, {_LOCAL_DAY})",
+                  "day_end": f"timezone(r.timezone, {_LOCAL_DAY} + interval '1 day')"}
+
+
+def _local_day(starts_at: datetime, zone_name: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(zone_name)
+    day = starts_at.astimezone(zone).date()
+    return (datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC),
+            datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC))
+
+
+def _day_bounds(starts_at: datetime) -> tuple[dict[str, str], list, list]:
+    """The SQL of the day bounds, and the parameters of each (none on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        return _PG_DAY_BOUNDS, [], []
+    adapt = connection.ops.adapt_datetimefield_value
+    zones = sorted(set(Representative.objects.filter(active=True).values_list("timezone", flat=True))) or ["UTC"]
+    bounds = {zone: _local_day(starts_at, zone) for zone in zones}
+    case = "CASE r.timezone " + " ".join("WHEN %s THEN %s" for _ in zones) + " END"
+    return ({"day_start": case, "day_end": case},
+            [item for zone in zones for item in (zone, adapt(bounds[zone][0]))],
+            [item for zone in zones for item in (zone, adapt(bounds[zone][1]))])
+
+
+def _claim_sql(template: str, starts_at: datetime) -> tuple[str, list]:
+    sql, start_params, end_params = _day_bounds(starts_at)
+    return template.format(lock=_lock_clause(), **sql), start_params + end_params
+
+
+def _claim_params(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None,
+                  day_params: list):
     adapt = connection.ops.adapt_datetimefield_value  # as the ORM would store them (SQLite: naive UTC text)
-    return [adapt(starts_at), int(phone), language, language, exclude_representative_id or 0, adapt(day_start),
-            adapt(day_start + timedelta(days=1))]
+    return [adapt(starts_at), int(phone), language, language, exclude_representative_id or 0, *day_params]
 
 
 def _lock_clause() -> str:
@@ -84,11 +117,11 @@ def _lock_clause() -> str:
 def _claim(*, starts_at: datetime, language: str, phone: bool, exclude_representative_id: int | None = None
            ) -> Slot | None:
     """Claim one free slot at `starts_at` in one statement; None if every candidate is taken."""
+    sql, day_params = _claim_sql(_CLAIM_SQL, starts_at)
     with connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_SQL.format(lock=_lock_clause()),
-            _claim_params(starts_at=starts_at, language=language, phone=phone,
-                          exclude_representative_id=exclude_representative_id),
+            sql, _claim_params(starts_at=starts_at, language=language, phone=phone,
+                               exclude_representative_id=exclude_representative_id, day_params=day_params),
         )
         row = cursor.fetchone()
     if row is None:
@@ -110,10 +143,12 @@ def _claim_and_book(*, case_ref, starts_at: datetime, attendee_email: str, atten
         )
     booking = Booking(case_ref=case_ref, attendee_email=attendee_email, attendee_name=attendee_name,
                       language=language, phone=phone, created_at=now, updated_at=now)
+    claim_sql, day_params = _claim_sql(_CLAIM, starts_at)
     with connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_AND_BOOK_SQL.format(claim=_CLAIM.format(lock=_lock_clause())),
-            [*_claim_params(starts_at=starts_at, language=language, phone=phone, exclude_representative_id=None),
+            _CLAIM_AND_BOOK_SQL.format(claim=claim_sql),
+            [*_claim_params(starts_at=starts_at, language=language, phone=phone, exclude_representative_id=None,
+                            day_params=day_params),
              booking.id, case_ref, attendee_email, attendee_name, language, phone, booking.join_token,
              booking.dial_in_pin, now, now],
         )

@@ -2,6 +2,7 @@
 when hours change while freelancers book (see `representative_slots_sync`)."""
 
 import logging
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from scheduling.errors import HoursBusy
-from scheduling.models import Booking, BookingStatus, Representative, Slot, TimeOff, WorkingHours
+from scheduling.models import Booking, BookingStatus, BusyTime, Representative, Slot, TimeOff, WorkingHours
 from scheduling.services.bookings import booking_relocate
 
 logger = logging.getLogger(__name__)
@@ -149,19 +150,47 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
         wanted = set()
     existing = dict(Slot.objects.filter(representative=rep, starts_at__gte=now, starts_at__lt=end)
                     .values_list("starts_at", "pk"))
+    blocked = _busy_blocked(rep=rep, starts=wanted | existing.keys(), now=now, end=end)
     result = SyncResult()
     _stale_slots_remove(slot_ids={pk for start, pk in existing.items() if start not in wanted}, result=result,
                         now=now)
+    # Inside a busy time of the representative's own calendar: free slots go (a DELETE whose WHERE
+    # is checked again after any wait, so a slot a freelancer just claimed stays); booked ones stay
+    # and are shown to the representative and the admin as conflicts, never moved silently.
+    busy_free = [pk for start, pk in existing.items() if start in blocked and start in wanted]
+    if busy_free:
+        result.removed += Slot.objects.filter(pk__in=busy_free, is_booked=False).delete()[0]
+    to_create = wanted - existing.keys() - blocked
     Slot.objects.bulk_create(
-        [Slot(representative=rep, starts_at=start, ends_at=start + slot_length())
-         for start in sorted(wanted - existing.keys())],
+        [Slot(representative=rep, starts_at=start, ends_at=start + slot_length()) for start in sorted(to_create)],
         ignore_conflicts=True,
     )
-    result.created_starts = sorted(wanted - existing.keys())
+    result.created_starts = sorted(to_create)
     result.created = len(result.created_starts)
     # past slots are the record of what was offered (freeze guard 5): pruned by `slots_past_prune`,
     # on a schedule, once no open case can count them
     return result
+
+
+def _busy_blocked(*, rep: Representative, starts: set[datetime], now: datetime, end: datetime) -> set[datetime]:
+    """The slot starts among `starts` whose slot overlaps a busy time of the representative's calendar."""
+    busy = list(BusyTime.objects.filter(representative=rep, ends_at__gt=now, starts_at__lt=end + slot_length())
+                .order_by("starts_at").values_list("starts_at", "ends_at"))
+    if not busy:
+        return set()
+    merged: list[list[datetime]] = []  # disjoint and sorted: their ends are sorted too
+    for busy_start, busy_end in busy:
+        if merged and busy_start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], busy_end)
+        else:
+            merged.append([busy_start, busy_end])
+    merged_starts = [interval[0] for interval in merged]
+    length, blocked = slot_length(), set()
+    for start in starts:
+        index = bisect_left(merged_starts, start + length) - 1  # the last one starting before the slot ends
+        if index >= 0 and merged[index][1] > start:
+            blocked.add(start)
+    return blocked
 
 
 def _stale_slots_remove(*, slot_ids: set[int], result: SyncResult, now: datetime) -> None:

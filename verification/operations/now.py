@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from notifications.models import MessageStatus, OutboxMessage
 from scheduling.models import Slot
+from scheduling.selectors import calendar_conflicts, calendar_connections_stale
 from verification.models import (
     FINAL_STATUSES,
     Case,
@@ -184,10 +185,13 @@ class NowPanel:
     outbox: OutboxHealth
     free_slots_72h: int
     sweep_finished_at: datetime | None
+    calendars_stale: list = field(default_factory=list)  # representatives' calendars whose last sync failed
+    calendar_conflicts: int = 0  # booked calls a representative's calendar now blocks
 
 
 def now_panel(*, now: datetime) -> NowPanel:
     return NowPanel(now=now, by_status=cases_running_by_status(), due=cases_due_unbooked(now=now),
                     pending=pending_work(now=now), outbox=outbox_health(now=now),
                     free_slots_72h=free_slots_count(start=now, end=now + timedelta(hours=72)),
-                    sweep_finished_at=heartbeat_at(TaskHeartbeat.DEADLINE_SWEEP))
+                    sweep_finished_at=heartbeat_at(TaskHeartbeat.DEADLINE_SWEEP),
+                    calendars_stale=calendar_connections_stale(), calendar_conflicts=len(calendar_conflicts(now=now)))
