@@ -99,4 +99,4 @@ class CalendarProblem(DomainError):
 
 class NoColleagueFree(Conflict):
     code = "no_colleague_free"
-    detail = "No other representative is free at that time; the call stays with you."
+    detail = _("No other representative is free at that time; the call stays with you.")

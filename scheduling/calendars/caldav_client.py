@@ -12,9 +12,10 @@ import niquests.exceptions as http_errors
 from caldav.elements import dav
 from caldav.lib import error as dav_errors
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.calendars.ical_feed import public_address as _public
-from scheduling.errors import CalendarProblem
+from scheduling.errors import CalendarProblem, message
 
 _CALENDAR_TYPE = "{urn:ietf:params:xml:ns:caldav}calendar"
 _MULTIGET_BATCH = 200
@@ -25,22 +26,28 @@ def _problem(error: Exception, *, url: str) -> CalendarProblem:
     if isinstance(error, CalendarProblem):
         return error
     if isinstance(error, http_errors.SSLError):
-        return CalendarProblem("calendar_tls_failed", f"The secure (TLS) connection to {host} failed: its "
-                               "certificate is not valid or it does not speak HTTPS at this address.")
+        return CalendarProblem("calendar_tls_failed", message(_(
+            "The secure (TLS) connection to %(host)s failed: its certificate is not valid or it does not speak "
+            "HTTPS at this address."), host=host))
     if isinstance(error, http_errors.Timeout):
-        return CalendarProblem("calendar_timeout", f"{host} did not answer within "
-                               f"{settings.CALENDAR_TIMEOUT_SECONDS} seconds. Try again later.")
+        return CalendarProblem("calendar_timeout", message(_(
+            "%(host)s did not answer within %(seconds)s seconds. Try again later."), host=host,
+            seconds=settings.CALENDAR_TIMEOUT_SECONDS))
     if isinstance(error, http_errors.MissingSchema | http_errors.InvalidURL | http_errors.InvalidSchema):
-        return CalendarProblem("calendar_wrong_url", "That is not a web address. It starts with https://.")
+        return CalendarProblem("calendar_wrong_url", _("That is not a web address. It starts with https://."))
     if isinstance(error, http_errors.ConnectionError):
-        return CalendarProblem("calendar_wrong_url", f"No calendar server answers at {host}. Check the address.")
+        return CalendarProblem("calendar_wrong_url", message(
+            _("No calendar server answers at %(host)s. Check the address."), host=host))
     if isinstance(error, dav_errors.AuthorizationError):
-        return CalendarProblem("calendar_wrong_password", "The server refused the user name or password. Use an "
-                               "app password if your provider has them (iCloud, Fastmail).")
+        return CalendarProblem("calendar_wrong_password", _(
+            "The server refused the user name or password. Use an app password if your provider has them "
+            "(iCloud, Fastmail)."))
     if isinstance(error, dav_errors.NotFoundError):
-        return CalendarProblem("calendar_wrong_url", f"{host} has no calendar at that address. Check the address.")
-    return CalendarProblem("calendar_garbage", f"{host} answered with something that is not a calendar "
-                           f"({type(error).__name__}).")
+        return CalendarProblem("calendar_wrong_url", message(
+            _("%(host)s has no calendar at that address. Check the address."), host=host))
+    return CalendarProblem("calendar_garbage", message(
+        _("%(host)s answered with something that is not a calendar (%(what)s)."), host=host,
+        what=type(error).__name__))
 
 
 def address_check(url: str) -> None:
@@ -48,17 +55,19 @@ def address_check(url: str) -> None:
     link-local address only when CALENDAR_CALDAV_ALLOW_PRIVATE is set."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise CalendarProblem("calendar_wrong_url", "Give the calendar server's https:// address.")
+        raise CalendarProblem("calendar_wrong_url", _("Give the calendar server's https:// address."))
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
                                                                type=socket.SOCK_STREAM)}
     except OSError as error:
-        raise CalendarProblem("calendar_wrong_url", f"{parts.hostname} does not exist. Check the address.") from error
+        raise CalendarProblem("calendar_wrong_url", message(
+            _("%(host)s does not exist. Check the address."), host=parts.hostname)) from error
     if parts.scheme == "http" and not all(ipaddress.ip_address(a).is_loopback for a in addresses):
-        raise CalendarProblem("calendar_wrong_url", "Give the calendar server's https:// address.")
+        raise CalendarProblem("calendar_wrong_url", _("Give the calendar server's https:// address."))
     if not (settings.DEBUG or settings.CALENDAR_CALDAV_ALLOW_PRIVATE) and not all(_public(a) for a in addresses):
-        raise CalendarProblem("calendar_address_refused", f"{parts.hostname} is not a public address; an "
-                              "administrator can allow calendar servers on private networks.")
+        raise CalendarProblem("calendar_address_refused", message(_(
+            "%(host)s is not a public address; an administrator can allow calendar servers on private "
+            "networks."), host=parts.hostname))
 
 
 def _client(*, url: str, username: str, password: str) -> caldav.DAVClient:
@@ -83,8 +92,9 @@ def calendar_find(*, url: str, username: str, password: str) -> str:
                 return str(calendar.url)
     except Exception as error:  # noqa: BLE001 - every failure is explained to the person
         raise _problem(error, url=url) from error
-    raise CalendarProblem("calendar_not_a_calendar", "That address is not a calendar, and the account has no "
-                          "calendar for events. Give the address of a calendar (or create one).")
+    raise CalendarProblem("calendar_not_a_calendar", _(
+        "That address is not a calendar, and the account has no calendar for events. Give the address of a "
+        "calendar (or create one)."))
 
 
 @dataclass
@@ -131,7 +141,8 @@ def event_put(*, calendar_url: str, username: str, password: str, name: str, dat
     except Exception as error:  # noqa: BLE001
         raise _problem(error, url=calendar_url) from error
     if response.status not in (200, 201, 204):
-        raise CalendarProblem("calendar_write_refused", f"The calendar server refused the call ({response.status}).")
+        raise CalendarProblem("calendar_write_refused", message(
+            _("The calendar server refused the call (%(status)s)."), status=response.status))
 
 
 def event_delete(*, calendar_url: str, username: str, password: str, name: str) -> None:
@@ -142,4 +153,5 @@ def event_delete(*, calendar_url: str, username: str, password: str, name: str) 
     except Exception as error:  # noqa: BLE001
         raise _problem(error, url=calendar_url) from error
     if response.status not in (200, 204, 404):
-        raise CalendarProblem("calendar_write_refused", f"The calendar server refused the delete ({response.status}).")
+        raise CalendarProblem("calendar_write_refused", message(
+            _("The calendar server refused the delete (%(status)s)."), status=response.status))

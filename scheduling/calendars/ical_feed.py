@@ -14,8 +14,9 @@ import time
 from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
-from scheduling.errors import CalendarProblem
+from scheduling.errors import CalendarProblem, message
 
 _REDIRECTS = 3
 
@@ -35,10 +36,12 @@ def _resolve(host: str, port: int) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
-        raise CalendarProblem("calendar_wrong_url", f"{host} does not exist. Check the address.") from error
+        raise CalendarProblem("calendar_wrong_url", message(
+            _("%(host)s does not exist. Check the address."), host=host)) from error
     addresses = [info[4][0] for info in infos]
     if not settings.DEBUG and not all(public_address(address) for address in addresses):
-        raise _refused(f"{host} is not a public address; calendars are fetched only from the internet.")
+        raise _refused(message(_("%(host)s is not a public address; calendars are fetched only from the internet."),
+                               host=host))
     return addresses[0]
 
 
@@ -64,15 +67,15 @@ class _PinnedHTTP(http.client.HTTPConnection):
 def address_check(url: str) -> None:
     parts = urlsplit(url)
     if not parts.hostname or parts.scheme not in ("https", "http"):
-        raise CalendarProblem("calendar_wrong_url", "Give the calendar's private address; it starts with https://.")
+        raise CalendarProblem("calendar_wrong_url", _("Give the calendar's private address; it starts with https://."))
     if parts.scheme == "http" and not settings.DEBUG:
-        raise _refused("Only https:// calendar addresses are accepted.")
+        raise _refused(_("Only https:// calendar addresses are accepted."))
 
 
 def feed_fetch(*, url: str) -> bytes:
     """The body at `url` (following up to three redirects, each checked like the first)."""
     deadline = time.monotonic() + settings.CALENDAR_TIMEOUT_SECONDS
-    for _ in range(_REDIRECTS + 1):
+    for _redirect in range(_REDIRECTS + 1):
         address_check(url)
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -87,32 +90,36 @@ def feed_fetch(*, url: str) -> bytes:
                 url = urljoin(url, response.getheader("Location"))
                 continue
             if response.status != 200:
-                raise CalendarProblem("calendar_wrong_url", f"The calendar address answered {response.status}. "
-                                      "Copy the private address again from your calendar's settings.")
+                raise CalendarProblem("calendar_wrong_url", message(_(
+                    "The calendar address answered %(status)s. Copy the private address again from your "
+                    "calendar's settings."), status=response.status))
             return _read_limited(response, deadline=deadline)
         except ssl.SSLError as error:
-            raise CalendarProblem("calendar_tls_failed", f"The secure (TLS) connection to {parts.hostname} "
-                                  "failed.") from error
+            raise CalendarProblem("calendar_tls_failed", message(
+                _("The secure (TLS) connection to %(host)s failed."), host=parts.hostname)) from error
         except TimeoutError as error:
             raise _timeout() from error
         except OSError as error:
-            raise CalendarProblem("calendar_wrong_url", f"{parts.hostname} did not answer. Check the address.") \
+            raise CalendarProblem("calendar_wrong_url", message(
+                _("%(host)s did not answer. Check the address."), host=parts.hostname)) \
                 from error
         finally:
             connection.close()
-    raise CalendarProblem("calendar_wrong_url", "The calendar address redirects too often.")
+    raise CalendarProblem("calendar_wrong_url", _("The calendar address redirects too often."))
 
 
 def _timeout() -> CalendarProblem:
-    return CalendarProblem("calendar_timeout", f"The calendar address did not answer within "
-                           f"{settings.CALENDAR_TIMEOUT_SECONDS} seconds.")
+    return CalendarProblem("calendar_timeout", message(
+        _("The calendar address did not answer within %(seconds)s seconds."),
+        seconds=settings.CALENDAR_TIMEOUT_SECONDS))
 
 
 def _read_limited(response, *, deadline: float) -> bytes:
     limit = settings.CALENDAR_ICAL_MAX_BYTES
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > limit:
-        raise CalendarProblem("calendar_too_large", f"The calendar is larger than {limit // 1024} KiB.")
+        raise CalendarProblem("calendar_too_large", message(
+            _("The calendar is larger than %(size)s KiB."), size=limit // 1024))
     chunks, size = [], 0
     while True:
         if time.monotonic() > deadline:
@@ -122,5 +129,6 @@ def _read_limited(response, *, deadline: float) -> bytes:
             return b"".join(chunks)
         size += len(chunk)
         if size > limit:
-            raise CalendarProblem("calendar_too_large", f"The calendar is larger than {limit // 1024} KiB.")
+            raise CalendarProblem("calendar_too_large", message(
+                _("The calendar is larger than %(size)s KiB."), size=limit // 1024))
         chunks.append(chunk)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from scheduling.calendars import caldav_client, ical_feed
 from scheduling.calendars.busy import NotACalendar, busy_intervals, timing_only
@@ -73,8 +74,9 @@ def calendar_connect_ical(*, representative_id: int, url: str, actor: str, now: 
     try:
         timing_only(ical_feed.feed_fetch(url=url), own_addresses=frozenset())
     except NotACalendar as error:
-        raise CalendarProblem("calendar_not_a_calendar", "That address does not serve a calendar (.ics). Copy "
-                              "the private iCal address from your calendar's settings.") from error
+        raise CalendarProblem("calendar_not_a_calendar", _(
+            "That address does not serve a calendar (.ics). Copy the private iCal address from your calendar's "
+            "settings.")) from error
     connection = _connection_save(representative_id=representative_id, kind=CalendarKind.ICAL,
                                   address=urlsplit(url).hostname or "", calendar_url="", username="", secret=url,
                                   actor=actor, now=now)
@@ -136,7 +138,7 @@ def _fetch(connection: CalendarConnection) -> _Fetched:
         changed = {href: timing_only(data, own_addresses=own) if data else None
                    for href, data in changes.changed.items()}
     except NotACalendar as error:
-        raise CalendarProblem("calendar_garbage", "The calendar server sent data that is not iCalendar.") from error
+        raise CalendarProblem("calendar_garbage", _("The calendar server sent data that is not iCalendar.")) from error
     return _Fetched(sync_token=changes.sync_token, full=changes.full, changed=changed)
 
 
@@ -204,7 +206,7 @@ def calendar_sync(*, representative_id: int, now: datetime) -> bool:
         return False
     except NotACalendar:
         _mark_stale(connection_id=connection.pk, now=now, problem=CalendarProblem(
-            "calendar_garbage", "The calendar address sent data that is not iCalendar."))
+            "calendar_garbage", _("The calendar address sent data that is not iCalendar.")))
         return False
     try:
         _busy_store(connection_id=connection.pk, representative_id=representative_id, fetched=fetched, now=now)
@@ -213,7 +215,7 @@ def calendar_sync(*, representative_id: int, now: datetime) -> bool:
     except Exception:  # noqa: BLE001 - data no expander can read must not stop the other calendars' syncs
         logger.exception("calendar of representative %s: its data could not be expanded", representative_id)
         _mark_stale(connection_id=connection.pk, now=now, problem=CalendarProblem(
-            "calendar_garbage", "Some of the calendar's events could not be read; the last busy times stay."))
+            "calendar_garbage", _("Some of the calendar's events could not be read; the last busy times stay.")))
         return False
     return True
 
@@ -246,7 +248,7 @@ def booking_hand_over(*, booking_id, representative_id: int | None, actor: str, 
         bookings = bookings.filter(representative_id=representative_id)
     booking = bookings.first()
     if booking is None:
-        raise NotFound("No such booked call.")
+        raise NotFound(_("No such booked call."))
     slot = _claim(starts_at=booking.starts_at, language=booking.language, phone=booking.phone,
                   exclude_representative_id=booking.representative_id)
     if slot is None:
