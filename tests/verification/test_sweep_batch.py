@@ -30,6 +30,7 @@ def decide(count: int, *, now):
     return cases, outcome, len(queries.captured_queries)
 
 
+@pytest.mark.postgres  # one UPDATE ... FROM unnest(...) is PostgreSQL's; SQLite saves case by case
 def test_forty_cases_cost_the_statements_of_four_and_each_decision_is_whole(now):
     make_reps(1, now=now)
     WebhookEndpoint.objects.create(name="marketplace", url="http://127.0.0.1:9/hooks")
