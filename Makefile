@@ -43,6 +43,7 @@ run: install
 	@echo ""
 	@echo "  App:          http://127.0.0.1:$(PORT)/"
 	@echo "  Console:      http://127.0.0.1:$(PORT)/console/   (representatives and reviewers)"
+	@echo "  Operations:   http://127.0.0.1:$(PORT)/console/operations/   (admins)"
 	@echo "  Admin:        http://127.0.0.1:$(PORT)/admin/   (logins above)"
 	@echo "  API docs:     http://127.0.0.1:$(PORT)/api/docs/   (schema: /api/schema/)"
 	@echo "  Dev mailbox:  http://127.0.0.1:$(PORT)/dev/mail/"

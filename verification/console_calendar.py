@@ -5,6 +5,7 @@ colleague; an admin sees every stale calendar and every conflict. Each view make
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -35,11 +36,16 @@ def _admin(user) -> bool:
     return user.has_perm("verification.view_operations")
 
 
+def may_use_calendar_page(user) -> bool:
+    """Representatives (their own calendar) and admins (every representative's conflicts)."""
+    return _admin(user) or console_selectors.representative_of(user) is not None
+
+
 @staff_member_required
 def calendar_page(request):
+    if not may_use_calendar_page(request.user):
+        raise PermissionDenied(_("The calendar page is for representatives and admins: your login is neither."))
     rep = console_selectors.representative_of(request.user)
-    if rep is None and not _admin(request.user):
-        raise Http404("You are not set up as a representative.")
     now = timezone.now()
     connection = selectors.calendar_connection_of(representative_id=rep.pk) if rep else None
     admin = _admin(request.user)

@@ -205,7 +205,7 @@ class Case(models.Model):
     standing_restored_at = models.DateTimeField(null=True, blank=True)
     link_nonce = models.CharField(max_length=32, default=new_link_nonce, editable=False)
     language_choice = models.CharField(
-        max_length=16, blank=True, default="",
+        max_length=16, blank=True, default="", db_default="",
         help_text="The language the freelancer picked on their pages (one of settings.LANGUAGES); it comes "
                   "before the marketplace's language. Empty: not chosen.")
     created_by = models.CharField(max_length=200, help_text="Who flagged: the marketplace key's name.")

@@ -191,11 +191,11 @@ def test_the_refusal_has_the_api_error_shape():
 
 
 ROLE_PAGES = {
-    #                        reviews review call  hours-add
-    "representative": (403, 403, 200, 302),
-    "reviewer": (200, 200, 403, 403),
-    "staff_without_role": (403, 403, 403, 403),
-    "admin": (200, 200, 200, 403),
+    #                        reviews review call  hours-add calendar
+    "representative": (403, 403, 200, 302, 200),
+    "reviewer": (200, 200, 403, 403, 403),
+    "staff_without_role": (403, 403, 403, 403, 403),
+    "admin": (200, 200, 200, 403, 200),
 }
 
 
@@ -210,10 +210,14 @@ def test_console_pages_a_role_may_not_use_answer_403(booked, role, admin_user, n
     got = (client.get("/console/reviews/").status_code, client.get(f"/console/reviews/{review.pk}/").status_code,
            client.get(f"/console/calls/{booking.id}/").status_code,
            client.post("/console/hours/add/", {"hours-weekday": "5", "hours-starts": "09:00",
-                                               "hours-ends": "10:00"}).status_code)
+                                               "hours-ends": "10:00"}).status_code,
+           client.get("/console/calendar/").status_code)
     assert got == ROLE_PAGES[role]
     if role == "representative":
         assert "Reviews" not in client.get("/console/").content.decode().split("</nav>")[0]
+    if role == "reviewer":  # the menu names only the pages they may open
+        nav = client.get("/console/reviews/").content.decode().split("</nav>")[0]
+        assert "Reviews" in nav and "/console/calendar/" not in nav
     if role == "staff_without_role":
         assert client.get("/console/").status_code == 403
 

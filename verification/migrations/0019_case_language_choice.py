@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='case',
             name='language_choice',
-            field=models.CharField(blank=True, default='', help_text="The language the freelancer picked on their pages (one of settings.LANGUAGES); it comes before the marketplace's language. Empty: not chosen.", max_length=16),
+            field=models.CharField(blank=True, default='', db_default='', help_text="The language the freelancer picked on their pages (one of settings.LANGUAGES); it comes before the marketplace's language. Empty: not chosen.", max_length=16),
         ),
     ]

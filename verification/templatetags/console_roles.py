@@ -1,4 +1,5 @@
-"""`user|may_review`: the console shows the review pages' link only to those who may open them."""
+"""`user|may_review`, `user|may_use_calendar`: the console shows a page's link only to those who may
+open it."""
 
 from django import template
 
@@ -10,3 +11,10 @@ register = template.Library()
 @register.filter
 def may_review(user) -> bool:
     return access.may_review(user)
+
+
+@register.filter
+def may_use_calendar(user) -> bool:
+    from verification.console_calendar import may_use_calendar_page
+
+    return may_use_calendar_page(user)
