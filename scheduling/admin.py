@@ -28,6 +28,19 @@ class TimeOffInline(admin.TabularInline):
     extra = 0
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record nobody adds, changes or deletes in the admin (audit trails, feed links)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Representative)
 class RepresentativeAdmin(admin.ModelAdmin):
     list_display = ["display_name", "timezone", "can_take_phone_calls", "active"]
@@ -72,19 +85,10 @@ class SlotAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarFeedToken)
-class CalendarFeedTokenAdmin(admin.ModelAdmin):
+class CalendarFeedTokenAdmin(ReadOnlyAdmin):
     """Who made or revoked each representative's calendar feed link, and when (read-only: links
     are made and rotated by the representative in the console; the token is never stored)."""
 
     list_display = ["representative", "created_at", "created_by", "revoked_at", "revoked_by"]
     list_filter = ["representative"]
     exclude = ["token_hash"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
+from scheduling.admin import ReadOnlyAdmin
 from scheduling.errors import DomainError
 from verification.checklist import checklist_items_screen
 from verification.deadlines.services import case_extend, case_unfreeze
@@ -188,20 +189,11 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "case", "actor", "action", "from_status", "to_status"]
     list_filter = ["action"]
     search_fields = ["case__id", "actor", "reason"]
     date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ChecklistTemplateForm(forms.ModelForm):

@@ -17,6 +17,7 @@ from scheduling import selectors
 from scheduling.errors import DomainError
 from scheduling.services import calendars
 from verification import console_selectors
+from verification.console_views import own_representative
 from verification.services.calendars import representative_calendar_connect
 
 
@@ -68,17 +69,10 @@ def _change(request, change, success) -> object:
     return redirect("console-calendar")
 
 
-def _rep_required(request):
-    rep = console_selectors.representative_of(request.user)
-    if rep is None:
-        raise Http404("You are not set up as a representative.")
-    return rep
-
-
 @require_POST
 @staff_member_required
 def calendar_connect(request):
-    rep, actor = _rep_required(request), f"user:{request.user.get_username()}"
+    rep, actor = own_representative(request), f"user:{request.user.get_username()}"
 
     def change(_rep, now):
         if "ical-ical_url" in request.POST:
@@ -100,7 +94,7 @@ def calendar_connect(request):
 @require_POST
 @staff_member_required
 def calendar_disconnect(request):
-    rep = _rep_required(request)
+    rep = own_representative(request)
     return _change(request, lambda _rep, now: calendars.calendar_disconnect(
         representative_id=rep.pk, actor=f"user:{request.user.get_username()}", now=now),
         _("Disconnected. Your calendar's password and busy times were deleted."))

@@ -149,7 +149,8 @@ def time_off_remove_page(request):
         now=now))
 
 
-def _own_representative(request):
+def own_representative(request):
+    """The signed-in representative (the calendar feed's and calendar's own actions), else 404."""
     rep = console_selectors.representative_of(request.user)
     if rep is None:
         raise Http404("You are not set up as a representative.")
@@ -161,7 +162,7 @@ def _own_representative(request):
 def calendar_feed_rotate_page(request):
     """Make a new calendar feed link (the old one stops working) and show it, this once: only its
     hash is kept, so the page is not cached and the link is not put in a message or the session."""
-    rep = _own_representative(request)
+    rep = own_representative(request)
     token = calendar_feed_rotate(representative_id=rep.pk, actor=f"user:{request.user.get_username()}",
                                  now=timezone.now())
     url = settings.PUBLIC_BASE_URL + reverse("calendar-feed", kwargs={"token": token})
@@ -173,7 +174,7 @@ def calendar_feed_rotate_page(request):
 @require_POST
 @staff_member_required
 def calendar_feed_revoke_page(request):
-    rep = _own_representative(request)
+    rep = own_representative(request)
     if calendar_feed_revoke(representative_id=rep.pk, actor=f"user:{request.user.get_username()}",
                             now=timezone.now()):
         messages.success(request, _("Your calendar feed link was turned off. Calendars subscribed to it get "
