@@ -92,3 +92,17 @@ def test_the_confirmation_emails_name_which_occurrence(night):
     for who, long_form in zip((case, other), long_forms, strict=True):
         assert subjects[who.freelancer.email] == f"Your verification call is booked: {long_form}"
         assert f"When: {long_form}" in bodies[who.freelancer.email]
+
+
+def test_every_label_is_what_wall_clock_says(night):
+    """The API formats times far from an offset change itself and asks `wall_clock` only near one:
+    every label of the week around the fall-back night must still be exactly `wall_clock`'s."""
+    from notifications.timefmt import wall_clock
+
+    zone, now, case, *_ = night
+    with time_machine.travel(now, tick=False):
+        body = client_for(case).get("/api/v1/case/availability").json()
+    times = [t for d in body["days"] for t in d["times"]]
+    assert len(times) > 20
+    assert [t["local_time"] for t in times] == [wall_clock(t["starts_at"], zone) for t in times]
+    assert any(" " in t["local_time"] for t in times)
