@@ -6,6 +6,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework_api_key.models import APIKey
 
@@ -359,3 +361,23 @@ def test_openapi_schema_and_docs_are_served(client, settings):
     for path in ("/api/v1/cases", "/api/v1/cases/{case_id}/withdraw", "/api/v1/freelancers/{external_id}/eligibility"):
         assert path in text
     assert client.get("/api/docs/").status_code == 200
+
+
+# --- cost (issue 15) -------------------------------------------------------------------------
+
+def test_flagging_a_new_freelancer_with_an_idempotency_key_takes_fourteen_statements(marketplace, api_key):
+    """No look-up of the key before inserting it, no savepoint around the new freelancer's insert
+    (ON CONFLICT DO NOTHING) nor around its case's (no other transaction can see the freelancer):
+    14 statements, savepoints included, where there were 19."""
+    with CaptureQueriesContext(connection) as queries:
+        response = marketplace.post("/api/v1/cases", flag_body(), format="json", HTTP_IDEMPOTENCY_KEY="cost-1")
+    assert response.status_code == 201
+    assert len(queries.captured_queries) == 14, [q["sql"][:80] for q in queries.captured_queries]
+    freelancer = Freelancer.objects.get(external_id="fl-42")
+    assert (freelancer.email, freelancer.name, freelancer.timezone, freelancer.language) == (
+        "amara@example.com", "Amara Okafor", "Africa/Lagos", "en")
+    assert freelancer.created_at == freelancer.updated_at and freelancer.erased_at is None
+    case = Case.objects.get()
+    assert case.freelancer_id == freelancer.id and str(case.id) == response.json()["id"]
+    record = IdempotencyRecord.objects.get(key="cost-1")
+    assert record.status_code == 201 and record.response_body == response.json()
