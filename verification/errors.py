@@ -92,3 +92,13 @@ class DeciderNotIndependent(ReviewNotAllowed):
     def __init__(self, detail: str, *, rule: str):
         self.rule = rule
         super().__init__(detail, extra={"rule": rule})
+
+
+class FreelancerNotFound(NotFound):
+    code = "freelancer_not_found"
+    detail = _("No data is held about a freelancer with this external id.")
+
+
+class FreelancerCaseOpen(Conflict):
+    code = "freelancer_case_open"
+    detail = _("This freelancer has an open verification case; erase it after the case has ended (or withdraw it).")

@@ -9,12 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
 
 from notifications.models import MessageStatus, OutboxMessage
 from notifications.services import outbox_anonymise
-from scheduling.errors import Conflict, NotFound
 from scheduling.services.bookings import bookings_anonymise
+from verification.errors import FreelancerCaseOpen, FreelancerNotFound
 from verification.models import (
     FINAL_STATUSES,
     AuditEvent,
@@ -30,16 +29,6 @@ from verification.services.audit import audit_record
 from verification.services.cases import case_lock, case_save
 
 ERASED_NAME = "(erased)"
-
-
-class FreelancerNotFound(NotFound):
-    code = "freelancer_not_found"
-    detail = _("No data is held about a freelancer with this external id.")
-
-
-class FreelancerCaseOpen(Conflict):
-    code = "freelancer_case_open"
-    detail = _("This freelancer has an open verification case; erase it after the case has ended (or withdraw it).")
 
 
 def retention_period() -> timedelta:
