@@ -191,6 +191,7 @@ class Booking(models.Model):
             models.Index(fields=["representative", "starts_at"], name="booking_rep_start_idx"),
             models.Index(fields=["representative", "starts_at"], name="booking_active_rep_start_idx",
                          condition=Q(status="ACTIVE")),  # least-loaded choice counts these
+            models.Index(fields=["case_ref", "-created_at"], name="booking_case_latest_idx"),  # a case's bookings
             models.Index(fields=["displaced_at"], name="booking_displaced_idx",
                          condition=Q(displaced_at__isnull=False, displacement_handled_at__isnull=True)),
         ]

@@ -230,11 +230,11 @@ def calendar_connections_stale() -> list:
                 .order_by("last_good_sync_at"))
 
 
-def booking_calendar_write_wanted(*, booking: Booking) -> bool:
+def booking_calendar_write_wanted(*, booking: Booking, written_before: bool = True) -> bool:
     """Whether a change of this booking has a calendar to update: its representative's CalDAV
-    calendar, or one it was written to before."""
+    calendar, or one it was written to before (never, for a booking just made: `written_before`)."""
     from scheduling.models import BookingCalendarEntry, CalendarConnection, CalendarKind
 
     return (CalendarConnection.objects.filter(representative_id=booking.representative_id,
                                               kind=CalendarKind.CALDAV).exists()
-            or BookingCalendarEntry.objects.filter(booking=booking).exists())
+            or (written_before and BookingCalendarEntry.objects.filter(booking=booking).exists()))

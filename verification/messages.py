@@ -99,9 +99,11 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
     was never sent is confirmed as a new booking, and a cancellation email still waiting from just
     before this booking is dropped (the new confirmation says all there is to say)."""
     topic = booking_topic(booking.id)
-    if outbox_skip_pending(topic=topic, kinds=["booking_confirmed"], reason="the booking changed", now=now):
-        kind = "booking_confirmed"  # the freelancer never heard of the time it moved from
-    outbox_skip_pending(topic=topic, reason="the booking changed", now=now)
+    changed = booking.sequence > 0  # every change of a booking moves its sequence: at 0 it was just made,
+    if changed:  # and nothing about it was queued or written anywhere yet (two statements saved)
+        if outbox_skip_pending(topic=topic, kinds=["booking_confirmed"], reason="the booking changed", now=now):
+            kind = "booking_confirmed"  # the freelancer never heard of the time it moved from
+        outbox_skip_pending(topic=topic, reason="the booking changed", now=now)
     if kind == "booking_confirmed":
         outbox_skip_pending(case_ref=case.id, kinds=["booking_cancelled"], reason="booked again", now=now)
     context = _booking_context(case, booking)
@@ -113,12 +115,13 @@ def booking_messages_enqueue(case: Case, booking: Booking, *, kind: str, now: da
           for minutes in case.policy.reminder_offsets_minutes
           if booking.starts_at - (offset := timedelta(minutes=minutes)) > now),
     ])
-    representative_calendar_update(booking, now=now)
+    representative_calendar_update(booking, now=now, written_before=changed)
 
 
-def representative_calendar_update(booking: Booking, *, now: datetime) -> None:
-    """The call into the representative's own calendar (and out of a former one's), when there is one."""
-    if booking_calendar_write_wanted(booking=booking):
+def representative_calendar_update(booking: Booking, *, now: datetime, written_before: bool = True) -> None:
+    """The call into the representative's own calendar (and out of a former one's), when there is one.
+    `written_before=False`: the booking was just made, so no calendar holds it yet."""
+    if booking_calendar_write_wanted(booking=booking, written_before=written_before):
         calendar_write_enqueue(booking_id=booking.id, representative_id=booking.representative_id,
                                sequence=booking.sequence, now=now)
 
