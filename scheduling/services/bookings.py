@@ -20,7 +20,6 @@ def booking_relocate(*, booking: Booking, now: datetime) -> bool:
     booking.displacement_handled_at = None
     booking.updated_at = now
     booking.sequence += 1
-    slots_changed()
     if slot is not None:
         booking.slot, booking.representative_id = slot, slot.representative_id
         booking.displacement = Displacement.MOVED
