@@ -5,6 +5,7 @@ cached answers once it commits (scheduling.generation), so the very next answer 
 The tests run inside a transaction that never commits: `on_commit` (the bump) runs when
 `django_capture_on_commit_callbacks(execute=True)` ends, as it would after a real commit."""
 
+import json
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
@@ -13,6 +14,7 @@ import time_machine
 from django.contrib.admin.sites import site as admin_site
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
 
 from scheduling.generation import slots_generation
 from scheduling.models import Booking, RepresentativeLanguage, Slot
@@ -70,6 +72,7 @@ def test_no_cache_when_it_is_off(freelancer, rep, frozen_clock, settings):
             uncached = freelancer.get("/api/v1/case/availability").content
         assert slot_queries(queries)  # read every time
     assert uncached == cached  # the same bytes, cached or not
+    assert uncached == JSONRenderer().render(json.loads(uncached))  # and as DRF's renderer writes them
 
 
 def test_the_window_is_rounded_up_to_the_minute(freelancer, rep, now, settings):
