@@ -2,6 +2,7 @@
 the services ask."""
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from django.core.cache import cache
 from django.db.models import Case as SqlCase
 from django.db.models import F, IntegerField, Value, When
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import RedisError
 
 from notifications.timefmt import wall_clock
 from scheduling.generation import slots_generation
@@ -34,6 +36,8 @@ from verification.models import (
     Review,
 )
 from verification.policy import DEFAULT_POLICY, Policy
+
+logger = logging.getLogger(__name__)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -212,13 +216,21 @@ def case_availability_json(
     if seconds <= 0:
         return availability_json(availability_answer(zone=zone, start=start, end=end, language=language,
                                                      phone=phone))
-    key = (f"availability:{slots_generation()}:{zone.key}:{start.timestamp():.0f}:{end.timestamp():.0f}:"
-           f"{int(phone)}:{language.encode().hex()}")
-    body = cache.get(key)
+    try:
+        key = (f"availability:{slots_generation()}:{zone.key}:{start.timestamp():.0f}:{end.timestamp():.0f}:"
+               f"{int(phone)}:{language.encode().hex()}")
+        body = cache.get(key)
+    except RedisError as error:  # the cache is unreachable: answer from the database (as the throttles fail open)
+        logger.warning("availability not cached, the cache is unreachable: %s", error)
+        key, body = None, None
     if body is None:  # read the database only after the generation: see scheduling.generation
         body = availability_json(availability_answer(zone=zone, start=start, end=end, language=language,
                                                      phone=phone))
-        cache.set(key, body, seconds)
+        if key is not None:
+            try:
+                cache.set(key, body, seconds)
+            except RedisError as error:
+                logger.warning("availability not cached, the cache is unreachable: %s", error)
     return body
 
 

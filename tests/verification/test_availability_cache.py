@@ -75,6 +75,13 @@ def test_no_cache_when_it_is_off(freelancer, rep, frozen_clock, settings):
     assert uncached == JSONRenderer().render(json.loads(uncached))  # and as DRF's renderer writes them
 
 
+def test_an_unreachable_cache_still_answers(freelancer, rep, frozen_clock, settings):
+    expected = freelancer.get("/api/v1/case/availability").content
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1"}}  # nobody there
+    response = freelancer.get("/api/v1/case/availability")
+    assert response.status_code == 200 and response.content == expected  # from the database
+
+
 def test_the_window_is_rounded_up_to_the_minute(freelancer, rep, now, settings):
     for seconds in (60, 0):  # cached or not
         settings.AVAILABILITY_CACHE_SECONDS = seconds
