@@ -13,13 +13,10 @@ signal receivers below, for the admin and any other ORM save or delete of those 
 `.update()` of those rows or a raw SQL write bypasses the receivers: call `slots_changed()` there.
 """
 
-import logging
 import time
 
 from django.core.cache import cache
 from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "scheduling:slots-generation"
 

@@ -196,8 +196,9 @@ def case_availability(
 
 
 def availability_json(answer: dict[str, Any]) -> bytes:
-    """The answer as the API's JSON renderer writes it (compact, UTF-8)."""
-    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+    """The answer as the API's JSON renderer writes it (compact, UTF-8, U+2028/9 escaped)."""
+    text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
 def case_availability_json(
