@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db import transaction
 
+from scheduling.generation import slots_changed
 from scheduling.models import (
     Booking,
     CalendarFeedToken,
@@ -82,6 +83,14 @@ class SlotAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        slots_changed()
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        slots_changed()
 
 
 @admin.register(CalendarFeedToken)

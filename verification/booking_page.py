@@ -12,6 +12,7 @@ make on a phone in three taps (a day, a time, confirm).
 tested on their own; `case_booking_page` feeds it the case's availability.
 """
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from django.utils.translation import gettext_lazy
 
 from notifications.timefmt import wall_clock
 from verification.models import Case
-from verification.selectors import case_availability, iso
+from verification.selectors import case_availability_json, iso
 
 STEP_MINUTES = 15  # the readable step within a part of the day; the 5-minute starts between go under "more"
 
@@ -163,5 +164,6 @@ def booking_page(*, availability: dict[str, Any], day: str | None = None, next_f
 def case_booking_page(*, case: Case, now: datetime, zone_name: str, language: str = "", phone: bool = False,
                       day: str | None = None, next_free: Iterable[datetime] = ()) -> BookingPage:
     """The "Pick a time" page for this case: its free times up to the deadline, in `zone_name`."""
-    availability = case_availability(case=case, now=now, language=language, phone=phone, zone_name=zone_name)
+    availability = json.loads(case_availability_json(case=case, now=now, language=language, phone=phone,
+                                                     zone_name=zone_name))  # the API's answer, mostly cached
     return booking_page(availability=availability, day=day, next_free=next_free, language=language, phone=phone)

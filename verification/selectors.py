@@ -1,17 +1,22 @@
 """Every non-trivial read about cases: what the marketplace, the freelancer's pages and API, and
 the services ask."""
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case as SqlCase
 from django.db.models import F, IntegerField, Value, When
 from django.utils.translation import gettext_lazy as _
+from redis.exceptions import RedisError
 
 from notifications.timefmt import wall_clock
+from scheduling.generation import slots_generation
 from scheduling.ics import call_is_on, presence_code
 from scheduling.models import Booking, BookingStatus
 from scheduling.selectors import availability_list, booking_active_for, booking_latest_for, time_is_free
@@ -31,6 +36,8 @@ from verification.models import (
     Review,
 )
 from verification.policy import DEFAULT_POLICY, Policy
+
+logger = logging.getLogger(__name__)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -128,20 +135,35 @@ def _offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[date
 _HOUR = timedelta(hours=1)
 
 
-def case_availability(
-    *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
-    language: str = "", phone: bool = False, zone_name: str | None = None,
-) -> dict[str, Any]:
-    """Free times for the case, grouped by day in the freelancer's zone (or the one asked for).
+def _minute_up(moment: datetime) -> datetime:
+    """The moment rounded up to the whole minute (in UTC)."""
+    moment = moment.astimezone(UTC)
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + _MINUTE
 
-    `local_time` is the wall clock ("01:30"), with the zone's mark only where that wall-clock time
-    happens twice, on a fall-back night ("01:30 EDT" / "01:30 EST"): see notifications.timefmt."""
+
+_MINUTE = timedelta(minutes=1)
+
+
+def case_availability_window(
+    *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
+    zone_name: str | None = None,
+) -> tuple[ZoneInfo, datetime, datetime]:
+    """The zone and the [start, end) whose free times `case_availability` lists. Both ends are
+    rounded up to the whole minute: slots start on whole minutes, so no slot time crosses either
+    end, and everyone asking within the same minute asks the same question (one cached answer)."""
     zone = ZoneInfo(zone_name or case.freelancer.timezone)
     start, end = case_booking_window(case=case, now=now)
     if start_date:
         start = max(start, datetime.combine(start_date, time.min, tzinfo=zone))
     if end_date:
         end = min(end, datetime.combine(end_date + timedelta(days=1), time.min, tzinfo=zone))
+    return zone, _minute_up(start), _minute_up(end)
+
+
+def availability_answer(*, zone: ZoneInfo, start: datetime, end: datetime, language: str = "",
+                        phone: bool = False) -> dict[str, Any]:
+    """Free times in [start, end) grouped by day in `zone` (`case_availability`'s answer)."""
     days: dict[date, list[dict[str, str]]] = {}
     changes = _offset_changes(zone, start - _NEAR_A_CHANGE, end + _NEAR_A_CHANGE)
     for instant in availability_list(start=start, end=end, language=language, phone=phone):
@@ -157,6 +179,60 @@ def case_availability(
         "to": iso(end),
         "days": [{"date": day.isoformat(), "times": times} for day, times in days.items()],
     }
+
+
+def case_availability(
+    *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
+    language: str = "", phone: bool = False, zone_name: str | None = None,
+) -> dict[str, Any]:
+    """Free times for the case, grouped by day in the freelancer's zone (or the one asked for),
+    computed afresh (`case_availability_json`: the same, from the cache).
+
+    `local_time` is the wall clock ("01:30"), with the zone's mark only where that wall-clock time
+    happens twice, on a fall-back night ("01:30 EDT" / "01:30 EST"): see notifications.timefmt."""
+    zone, start, end = case_availability_window(case=case, now=now, start_date=start_date, end_date=end_date,
+                                                zone_name=zone_name)
+    return availability_answer(zone=zone, start=start, end=end, language=language, phone=phone)
+
+
+def availability_json(answer: dict[str, Any]) -> bytes:
+    """The answer as the API's JSON renderer writes it (compact, UTF-8, U+2028/9 escaped)."""
+    text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
+def case_availability_json(
+    *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
+    language: str = "", phone: bool = False, zone_name: str | None = None,
+) -> bytes:
+    """`case_availability` as JSON, served from the cache when the same question (zone, window,
+    language, phone) was answered since slots last changed (scheduling.generation): many
+    freelancers share a zone and, within a minute, a window, and availability is read far more
+    often than slots change. A hit costs two cache reads and no per-time work; the key carries the
+    slots generation, so any committed change of slots or representatives is seen by the very next
+    read. settings.AVAILABILITY_CACHE_SECONDS bounds how long an answer is kept (0: no cache)."""
+    zone, start, end = case_availability_window(case=case, now=now, start_date=start_date, end_date=end_date,
+                                                zone_name=zone_name)
+    seconds = settings.AVAILABILITY_CACHE_SECONDS
+    if seconds <= 0:
+        return availability_json(availability_answer(zone=zone, start=start, end=end, language=language,
+                                                     phone=phone))
+    try:
+        key = (f"availability:{slots_generation()}:{zone.key}:{start.timestamp():.0f}:{end.timestamp():.0f}:"
+               f"{int(phone)}:{language.encode().hex()}")
+        body = cache.get(key)
+    except RedisError as error:  # the cache is unreachable: answer from the database (as the throttles fail open)
+        logger.warning("availability not cached, the cache is unreachable: %s", error)
+        key, body = None, None
+    if body is None:  # read the database only after the generation: see scheduling.generation
+        body = availability_json(availability_answer(zone=zone, start=start, end=end, language=language,
+                                                     phone=phone))
+        if key is not None:
+            try:
+                cache.set(key, body, seconds)
+            except RedisError as error:
+                logger.warning("availability not cached, the cache is unreachable: %s", error)
+    return body
 
 
 def case_reschedules_left(case: Case) -> int:

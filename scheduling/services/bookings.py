@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, connection, transaction
 
 from scheduling.errors import AlreadyBooked, BookingNotFound, SlotTaken
+from scheduling.generation import slots_changed
 from scheduling.models import Booking, BookingStatus, Displacement, Representative, Slot, _dial_in_pin, _join_token
 from scheduling.selectors import free_time_alternatives
 
@@ -193,6 +194,7 @@ def booking_create(
         raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now) from error
     if booking is None:
         raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now)
+    slots_changed()
     return booking
 
 
@@ -219,6 +221,7 @@ def booking_move(*, case_ref, starts_at: datetime, now: datetime) -> Booking:
     booking.save(update_fields=["slot", "representative", "starts_at", "ends_at", "sequence", "updated_at"])
     if old_slot_id:
         Slot.objects.filter(pk=old_slot_id).update(is_booked=False)
+    slots_changed()
     return booking
 
 
@@ -227,6 +230,7 @@ def booking_cancel(*, case_ref, reason: str, now: datetime) -> Booking:
     booking = _active_booking(case_ref)
     if booking.slot_id:
         Slot.objects.filter(pk=booking.slot_id).update(is_booked=False)
+        slots_changed()
     booking.status = BookingStatus.CANCELLED
     booking.cancel_reason = reason
     booking.sequence += 1

@@ -18,6 +18,7 @@ from scheduling.calendars import caldav_client, ical_feed
 from scheduling.calendars.busy import NotACalendar, busy_intervals, timing_only
 from scheduling.calendars.secrets import secret_open, secret_seal
 from scheduling.errors import CalendarProblem, HoursBusy, NoColleagueFree, NotFound
+from scheduling.generation import slots_changed
 from scheduling.models import (
     Booking,
     BookingStatus,
@@ -253,6 +254,7 @@ def booking_hand_over(*, booking_id, representative_id: int | None, actor: str, 
                   exclude_representative_id=booking.representative_id)
     if slot is None:
         raise NoColleagueFree()
+    slots_changed()  # the colleague's slot is taken
     old_rep, old_slot_id = booking.representative_id, booking.slot_id
     booking.slot, booking.representative_id = slot, slot.representative_id
     booking.displacement, booking.displaced_at, booking.displacement_handled_at = Displacement.MOVED, now, None

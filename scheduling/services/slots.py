@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from scheduling.errors import HoursBusy
+from scheduling.generation import slots_changed
 from scheduling.models import Booking, BookingStatus, BusyTime, Representative, Slot, TimeOff, WorkingHours
 from scheduling.services.bookings import booking_relocate
 
@@ -167,6 +168,8 @@ def representative_slots_sync(*, representative_id: int, now: datetime) -> SyncR
     )
     result.created_starts = sorted(to_create)
     result.created = len(result.created_starts)
+    if result.created or result.removed or result.moved or result.cancelled:
+        slots_changed()  # else nothing changed (a periodic sync with nothing to add): cached answers stay
     # past slots are the record of what was offered (freeze guard 5): pruned by `slots_past_prune`,
     # on a schedule, once no open case can count them
     return result
@@ -257,5 +260,6 @@ def slots_past_prune(*, before: datetime, now: datetime, chunk: int = 5000) -> i
             if ids:
                 gone = Slot.objects.filter(pk__in=ids).exclude(bookings__status=BookingStatus.ACTIVE).delete()[1]
                 deleted += gone.get(Slot._meta.label, 0)
+                slots_changed()  # past slots only, never in a window that starts after now: for completeness
         if len(ids) < chunk:
             return deleted
