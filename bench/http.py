@@ -9,8 +9,9 @@
    BENCH_HTTP_DATABASE_URL names it; by default BENCH_DATABASE_URL's database with `_http`
    appended, so the other benches (which truncate their tables) leave it alone.
 2. Starts gunicorn (sync workers, as in production) on a free loopback port with DEBUG off,
-   persistent database connections and bench/http_settings.py, whose URL configuration adds two
-   floor views to the production URLs (bench/http_urls.py): one indexed SELECT, one INSERT.
+   Redis as the cache (BENCH_REDIS_URL, default redis://127.0.0.1:6379/14), persistent database
+   connections and bench/http_settings.py, whose URL configuration adds two floor views to the
+   production URLs (bench/http_urls.py): one indexed SELECT, one INSERT.
 3. Drives each scenario from one asyncio process (bench/http_load.py), --concurrency requests in
    flight, loopback only: --seconds or --limit measured requests per scenario, whichever comes
    first, split over --passes rounds through all the scenarios (so a load that drifts on a shared
@@ -50,6 +51,7 @@ SECRET_KEY = "bench-http-only-secret-key-never-used-anywhere-else-0123456789"  #
 _BASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/verify_bench")
 DATABASE_URL = os.environ.get("BENCH_HTTP_DATABASE_URL", f"{_BASE}_http")
 os.environ["BENCH_DATABASE_URL"] = DATABASE_URL  # for _db.setup()
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")  # gunicorn's cache
 os.environ["SECRET_KEY"] = SECRET_KEY  # the links the bench signs must verify in gunicorn
 
 import http_load  # noqa: E402
@@ -78,6 +80,8 @@ class Gunicorn:
             **os.environ, "DJANGO_SETTINGS_MODULE": "bench.http_settings", "DATABASE_URL": DATABASE_URL,
             "DEBUG": "false", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
             "CONN_MAX_AGE": "600", "CELERY_BROKER_URL": "memory://", "PUBLIC_BASE_URL": self.base_url,
+            # the cache as in production: Redis, shared by the workers (throttles, availability)
+            "REDIS_URL": REDIS_URL, "CACHE_URL": REDIS_URL,
         }
         self.process: subprocess.Popen | None = None
 
@@ -350,6 +354,7 @@ def main() -> None:
     command = "cd bench && ../.venv/bin/python http.py " + shlex.join(sys.argv[1:])
     print()
     print(f"command: {command.strip()}")
+    print(f"cache: {REDIS_URL} (BENCH_REDIS_URL)")
     print(f"gunicorn {args.workers} {args.worker_class} workers, {args.concurrency} requests in flight; per scenario "
           f"{args.seconds:g} s or {args.limit:,} requests measured, in {args.passes} passes through all scenarios, "
           f"after a warm-up ({args.warmup:g} s in the first pass, {min(args.warmup, 1):g} s in the others)")
