@@ -140,8 +140,7 @@ def case_flag(
             raise CaseAlreadyOpen(extra={"case": case_summary(open_case)} if open_case else None) from None
     audit_record(case=case, actor=actor, action="flagged", now=now, reason=public_reason, to_status=CaseStatus.OPEN,
                  after={"reason_code": reason_code, "policy": case.policy_snapshot})
-    messages.notice_enqueue(case, grace=grace_period(case.policy), now=now)
-    messages.marketplace_event_publish(case, event="case.created", now=now)
+    messages.case_opened_enqueue(case, grace=grace_period(case.policy), now=now)
     return case
 
 
