@@ -15,13 +15,13 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response
 
 from scheduling.errors import Conflict, DomainError
 from verification.models import IdempotencyRecord
+from verification.transactions import whole
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(days=7)
@@ -58,7 +58,7 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
     # no look-up first and no record before the work: a new key, nearly every request, costs one
     # INSERT at the end; a key seen before is found only when the request fails (below)
     try:
-        with transaction.atomic():
+        with whole():  # an error leaves the block: the services inside take no savepoint
             response = handler()
             IdempotencyRecord.objects.create(
                 api_key=request.auth,

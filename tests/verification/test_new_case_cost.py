@@ -3,7 +3,7 @@ webhook endpoints are kept in the process for a few seconds, and an admin's edit
 the very next case; the Idempotency-Key is recorded once, at the end, and a retry still replays."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from notifications.models import OutboxMessage, WebhookEndpoint
@@ -14,6 +14,7 @@ from tests.operations.test_policy_form import form_data
 from tests.verification.test_marketplace_api import flag_body
 from verification.models import AuditEvent, Case, CaseStatus, Freelancer, GracePolicy, IdempotencyRecord
 from verification.selectors import policy_for
+from verification.transactions import atomic, whole
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +161,37 @@ def test_a_failed_request_records_nothing_and_looks_once(marketplace):
     assert not IdempotencyRecord.objects.exists()
     assert [q["sql"][:6] for q in queries.captured_queries if "verification_idempotencyrecord" in q["sql"]] == [
         "SELECT"]
+
+
+# --- services joining the Idempotency-Key's transaction without a savepoint -------------------------
+
+@atomic
+def endpoint_add(name: str, *, fail: bool = False) -> None:
+    WebhookEndpoint.objects.create(name=name, url="https://hooks.example.com/")
+    if fail:
+        raise RuntimeError("refused")
+
+
+def savepoints(queries) -> int:
+    return sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries)
+
+
+def test_a_service_inside_whole_takes_no_savepoint_and_its_error_undoes_the_whole_block():
+    with CaptureQueriesContext(connection) as queries, whole():  # whole() itself: one (inside the test's)
+        endpoint_add("a")
+        endpoint_add("b")
+    assert savepoints(queries) == 1 and WebhookEndpoint.objects.count() == 2
+    with pytest.raises(RuntimeError), whole():
+        endpoint_add("c")
+        endpoint_add("d", fail=True)
+    assert sorted(WebhookEndpoint.objects.values_list("name", flat=True)) == ["a", "b"]  # c undone too
+
+
+def test_elsewhere_a_service_keeps_its_savepoint_so_a_caller_may_carry_on():
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        endpoint_add("a")
+        with pytest.raises(RuntimeError):
+            endpoint_add("b", fail=True)
+        endpoint_add("c")  # the transaction is still usable: b alone was undone
+    assert savepoints(queries) == 4
+    assert sorted(WebhookEndpoint.objects.values_list("name", flat=True)) == ["a", "c"]

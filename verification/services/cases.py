@@ -19,6 +19,7 @@ from verification.models import FINAL_STATUSES, Case, CaseStatus, Freelancer, ne
 from verification.selectors import case_summary, policy_for
 from verification.services.audit import audit_record
 from verification.services.earlier import earlier_time_offer
+from verification.transactions import atomic
 
 
 def case_lock(case_id, *, now: datetime, skip_locked: bool = False) -> tuple[Case, datetime]:
@@ -98,7 +99,7 @@ def _freelancer_locked(*, external_id: str, contact: dict[str, str], now: dateti
     return freelancer, True
 
 
-@transaction.atomic
+@atomic  # no savepoint inside the Idempotency-Key's transaction
 def case_flag(
     *, external_id: str, email: str, name: str, timezone: str, language: str, reason_code: str, public_reason: str,
     profile_claims: list[dict[str, str]], standing: dict[str, Any], actor: str, now: datetime,
