@@ -6,8 +6,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from notifications.keys import MessageKey
 from notifications.models import OutboxMessage, WebhookEndpoint
 from notifications.selectors import webhook_endpoints_active
+from notifications.services import FEW, Outgoing, outbox_enqueue_many
 from scheduling import process_cache
 from scheduling.process_cache import ProcessCache
 from tests.operations.test_policy_form import form_data
@@ -195,3 +197,20 @@ def test_elsewhere_a_service_keeps_its_savepoint_so_a_caller_may_carry_on():
         endpoint_add("c")  # the transaction is still usable: b alone was undone
     assert savepoints(queries) == 4
     assert sorted(WebhookEndpoint.objects.values_list("name", flat=True)) == ["a", "c"]
+
+
+# --- the outbox rows of one change, one INSERT ... VALUES ------------------------------------------
+
+@pytest.mark.parametrize("count", [2, FEW, FEW + 1, 40])  # INSERT ... VALUES up to FEW, bulk_create above
+def test_enqueued_messages_are_written_once_with_their_defaults_whatever_their_number(count, now):
+    messages = [Outgoing(key=MessageKey("notice", f"case:{i}", "notice"), recipient=f"x{i}@example.com",
+                         due_at=now, context={"i": i, "link": "https://example.com/c/ä"}) for i in range(count)]
+    outbox_enqueue_many(messages=messages[:1], now=now)
+    with CaptureQueriesContext(connection) as queries:
+        outbox_enqueue_many(messages=messages, now=now)  # the first one exists already: not written again
+    assert len(queries.captured_queries) == 1
+    rows = list(OutboxMessage.objects.order_by("id"))
+    assert [row.recipient for row in rows] == [f"x{i}@example.com" for i in range(count)]
+    assert [row.context for row in rows] == [{"i": i, "link": "https://example.com/c/ä"} for i in range(count)]
+    assert {(row.status, row.attempts, row.uncertain_attempts, row.sent_at, row.skip_reason, row.due_at,
+             row.created_at, row.updated_at) for row in rows} == {("PENDING", 0, 0, None, "", now, now, now)}
