@@ -76,12 +76,10 @@ def case_transition(
 
 def _freelancer_locked(*, external_id: str, contact: dict[str, str], now: datetime) -> tuple[Freelancer, bool]:
     """The freelancer with this external id, locked, and whether it was created now: what
-    `select_for_update().get_or_create()` does, with `INSERT ... ON CONFLICT DO NOTHING` in place
-    of its savepoint (two statements fewer for a new freelancer). A concurrent insert of the same
-    id makes ours wait and then do nothing; the row it committed is then read and locked."""
-    freelancer = Freelancer.objects.select_for_update().filter(external_id=external_id).first()
-    if freelancer is not None:
-        return freelancer, False
+    `select_for_update().get_or_create()` does, in one statement for a new freelancer (nearly
+    every flag): `INSERT ... ON CONFLICT DO NOTHING` first, in place of a look-up and a savepoint;
+    an existing one (the insert does nothing) is then read and locked. A concurrent insert of the
+    same id makes ours wait and then do nothing; the row it committed is then read and locked."""
     values = {"external_id": external_id, **contact, "created_at": now, "updated_at": now}
     table = connection.ops.quote_name(Freelancer._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in values)
@@ -92,7 +90,7 @@ def _freelancer_locked(*, external_id: str, contact: dict[str, str], now: dateti
             [Freelancer._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()],
         )
         row = cursor.fetchone()
-    if row is None:  # a concurrent request created it first
+    if row is None:  # known already (or created by a concurrent request first)
         return Freelancer.objects.select_for_update().get(external_id=external_id), False
     freelancer = Freelancer(id=row[0], **values)
     freelancer._state.adding, freelancer._state.db = False, connection.alias
