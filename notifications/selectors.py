@@ -6,6 +6,8 @@ from datetime import datetime
 
 from django.db.models import Q
 
+from scheduling.process_cache import ProcessCache
+
 from .keys import MessageKey
 from .models import MessageStatus, OutboxMessage, WebhookEndpoint
 
@@ -26,7 +28,17 @@ def messages_sent_at(keys: Iterable[MessageKey]) -> dict[MessageKey, datetime]:
     return {MessageKey(kind, topic, revision): sent_at for kind, topic, revision, sent_at in rows}
 
 
+def _endpoints_active() -> tuple[WebhookEndpoint, ...]:
+    return tuple(WebhookEndpoint.objects.filter(active=True))
+
+
+# read on every change of a case, edited by an admin now and then (`scheduling.process_cache`)
+_ENDPOINTS_ACTIVE = ProcessCache(_endpoints_active, models=[WebhookEndpoint])
+
+
 def webhook_endpoints_active() -> list[WebhookEndpoint]:
-    """The endpoints webhooks go to (each says which events it wants): read once per change, or
-    once per batch of changes."""
-    return list(WebhookEndpoint.objects.filter(active=True))
+    """The endpoints webhooks go to (each says which events it wants). An endpoint added, turned
+    on or subscribed to an event gets the changes made at most `scheduling.process_cache.TTL`
+    seconds later (at once in the process that saved it); one removed or turned off is sent
+    nothing more (`notifications.webhooks` checks it again when sending). Shared: not to be changed."""
+    return list(_ENDPOINTS_ACTIVE.get())

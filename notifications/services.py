@@ -52,8 +52,30 @@ def outbox_enqueue_many(*, messages: Iterable[Outgoing], now: datetime) -> None:
                                   case_ref=message.case_ref, recipient=message.recipient,
                                   context=message.context or {}, due_at=message.due_at, created_at=now,
                                   updated_at=now))
-    if rows:
+    if len(rows) > FEW:
         OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    elif rows:
+        _insert_few(rows)
+
+
+# Up to this many rows (the messages of one change) are written as INSERT ... VALUES: built in about
+# half the time of Django's bulk form on PostgreSQL (UNNEST of one array per column, made for
+# the large batches of the sweeps).
+FEW = 8
+
+
+def _insert_few(rows: list[OutboxMessage]) -> None:
+    """`OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)`, as one INSERT ... VALUES."""
+    fields = [field for field in OutboxMessage._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    row = f"({', '.join(['%s'] * len(fields))})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(OutboxMessage._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+            f" VALUES {', '.join([row] * len(rows))} ON CONFLICT DO NOTHING",
+            [field.get_db_prep_save(getattr(message, field.attname), connection) for message in rows
+             for field in fields],
+        )
 
 
 def outbox_enqueue(

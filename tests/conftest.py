@@ -63,6 +63,17 @@ def _fresh_limits():
         pass  # a test that stopped Redis; the throttles fail open
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Every test reads the grace policies and webhook endpoints of its own database (a test's
+    rows are rolled back or truncated at its end, which sends no signal)."""
+    from scheduling.process_cache import process_caches_clear
+
+    process_caches_clear()
+    yield
+    process_caches_clear()
+
+
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -1,9 +1,13 @@
 """Idempotency-Key on the marketplace API: a retried request gets the first response back.
 
-The record is inserted before the work, inside the same transaction, so a concurrent retry with
-the same key waits on the unique index and then replays the committed response. A request that
-fails writes nothing, the record included, so it can simply be retried. Keys are remembered for
-`KEEP`; a daily task forgets older ones.
+The record of the key is written with the finished response at the end of the request's own
+transaction, in one statement. A retry (or a concurrent duplicate) with the same key runs in a
+transaction of its own and either fails on the domain's own rules (the case is open already, the
+case was withdrawn already) or, having done its work, fails to insert the key: the unique index
+makes it wait for the first request's commit. Either way its transaction is rolled back, so its
+work is undone, and the recorded response is replayed (the same key with a different body: 409).
+A request that fails writes nothing, the record included, so it can simply be retried. Keys are
+remembered for `KEEP`; a daily task forgets older ones.
 """
 
 import hashlib
@@ -11,13 +15,13 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response
 
 from scheduling.errors import Conflict, DomainError
 from verification.models import IdempotencyRecord
+from verification.transactions import whole
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(days=7)
@@ -51,25 +55,24 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
     if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
         raise IdempotencyKeyInvalid()
     fingerprint = _fingerprint(request)
-    # no look-up first: a key seen before fails the insert on the unique index (after waiting for
-    # a retry still in flight) and is replayed below; a new key, nearly every request, saves a query
+    # no look-up first and no record before the work: a new key, nearly every request, costs one
+    # INSERT at the end; a key seen before is found only when the request fails (below)
     try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
+        with whole():  # an error leaves the block: the services inside take no savepoint
+            response = handler()
+            IdempotencyRecord.objects.create(
                 api_key=request.auth,
                 key=key,
                 fingerprint=fingerprint,
-                status_code=0,
-                response_body={},
+                status_code=response.status_code,
+                response_body=response.data,
                 created_at=timezone.now(),
             )
-            response = handler()
-            record.status_code = response.status_code
-            record.response_body = response.data
-            record.save(update_fields=["status_code", "response_body"])
-    except IntegrityError:
+    except Exception:
+        # rolled back: a key recorded by an earlier (or concurrent, now committed) request is
+        # replayed, whatever stopped this one (the unique index, or the work itself refused)
         first = IdempotencyRecord.objects.filter(api_key=request.auth, key=key).first()
-        if first is None:  # not a key race: the work itself failed
+        if first is None:  # the work itself failed: nothing is remembered
             raise
         return _replay(first, fingerprint)
     return response

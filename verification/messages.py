@@ -90,6 +90,16 @@ def notice_enqueue(case: Case, *, grace: AfterSending, now: datetime) -> None:
                        context={**case_context(case), "deadline_at": grace.as_context()})
 
 
+def case_opened_enqueue(case: Case, *, grace: AfterSending, now: datetime) -> None:
+    """A case was opened: the notice (`notice_enqueue`) and the marketplace's `case.created`
+    webhooks (`marketplace_event_publish`), in one statement."""
+    notice = {**case_context(case), "deadline_at": grace.as_context()}
+    outbox_enqueue_many(now=now, messages=[
+        case_email(case, key=notice_key(case), now=now, context=notice),
+        *marketplace_event(case, event="case.created", now=now, endpoints=webhook_endpoints_active()),
+    ])
+
+
 CONFIRMATION_KINDS = ("booking_confirmed", "booking_moved")
 
 

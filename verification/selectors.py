@@ -19,6 +19,7 @@ from notifications.timefmt import wall_clock
 from scheduling.generation import slots_generation
 from scheduling.ics import call_is_on, presence_code
 from scheduling.models import Booking, BookingStatus
+from scheduling.process_cache import ProcessCache
 from scheduling.selectors import availability_list, booking_active_for, booking_latest_for, time_is_free
 from verification.deadlines.guards import can_submit_proposals
 from verification.errors import CaseNotFound
@@ -84,13 +85,20 @@ def case_get(*, case_id) -> Case:
         raise CaseNotFound() from None
 
 
+def _policies() -> dict[str, Policy]:
+    return {row.reason_code: row.policy() for row in GracePolicy.objects.all()}
+
+
+# read on every new case, edited by an admin now and then (`scheduling.process_cache`)
+_POLICIES = ProcessCache(_policies, models=[GracePolicy])
+
+
 def policy_for(*, reason_code: str) -> Policy:
     """What a case flagged now for this reason keeps: the reason's own policy, else the default
-    row, else the built-in defaults."""
-    rows = {row.reason_code: row for row in GracePolicy.objects.filter(reason_code__in=[reason_code,
-                                                                                      GracePolicy.DEFAULT])}
-    row = rows.get(reason_code) or rows.get(GracePolicy.DEFAULT)
-    return row.policy() if row else DEFAULT_POLICY
+    row, else the built-in defaults. An admin's edit applies to cases flagged from at most
+    `scheduling.process_cache.TTL` seconds later (at once in the process that saved it)."""
+    policies = _POLICIES.get()
+    return policies.get(reason_code) or policies.get(GracePolicy.DEFAULT) or DEFAULT_POLICY
 
 
 FROZEN_BOOKING_DAYS = 14

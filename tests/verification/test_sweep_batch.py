@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from notifications.models import MessageStatus, OutboxMessage, WebhookEndpoint
+from scheduling.process_cache import process_caches_clear
 from tests.factories import CaseFactory
 from tests.helpers import make_reps
 from verification.deadlines.services import cases_deadline_decide
@@ -25,6 +26,7 @@ def decide(count: int, *, now):
         OutboxMessage.objects.create(kind="deadline_warning:24", topic=f"case:{case.id}", revision="old",
                                      case_ref=case.id, recipient="x@example.com", due_at=now, created_at=now,
                                      updated_at=now)
+    process_caches_clear()  # both batches read the webhook endpoints (`scheduling.process_cache`)
     with CaptureQueriesContext(connection) as queries:
         outcome = cases_deadline_decide(case_ids=[case.id for case in cases], now=now)
     return cases, outcome, len(queries.captured_queries)

@@ -14,7 +14,7 @@ from verification.auth import IsMarketplace, MarketplaceKeyAuthentication, marke
 from verification.idempotency import HEADER as IDEMPOTENCY_HEADER
 from verification.idempotency import idempotent
 from verification.links import freelancer_url
-from verification.models import Case, ReasonCode
+from verification.models import Case, CaseStatus, ReasonCode
 from verification.services.cases import case_flag, case_withdraw
 from verification.services.privacy import freelancer_erase, freelancer_export
 from verification.throttles import MarketplaceThrottle
@@ -67,12 +67,14 @@ class CaseCreateApi(MarketplaceApi):
         profile_claims = ClaimInput(many=True, max_length=20, required=False, default=list)
         standing = serializers.DictField(required=False, default=dict)
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class OutputSerializer(serializers.Serializer):
+        # the fields a ModelSerializer of these model fields would build, declared: it rebuilt them
+        # from the model on every response
+        id = serializers.UUIDField(read_only=True)
+        status = serializers.ChoiceField(choices=CaseStatus.choices, required=False)
+        notice_sent_at = serializers.DateTimeField(allow_null=True, required=False)
+        deadline_at = serializers.DateTimeField(allow_null=True, required=False)
         freelancer_url = serializers.SerializerMethodField()
-
-        class Meta:
-            model = Case
-            fields = ["id", "status", "notice_sent_at", "deadline_at", "freelancer_url"]
 
         def get_freelancer_url(self, case: Case) -> str:
             return freelancer_url(case)

@@ -19,6 +19,7 @@ from verification.models import FINAL_STATUSES, Case, CaseStatus, Freelancer, ne
 from verification.selectors import case_summary, policy_for
 from verification.services.audit import audit_record
 from verification.services.earlier import earlier_time_offer
+from verification.transactions import atomic
 
 
 def case_lock(case_id, *, now: datetime, skip_locked: bool = False) -> tuple[Case, datetime]:
@@ -75,12 +76,10 @@ def case_transition(
 
 def _freelancer_locked(*, external_id: str, contact: dict[str, str], now: datetime) -> tuple[Freelancer, bool]:
     """The freelancer with this external id, locked, and whether it was created now: what
-    `select_for_update().get_or_create()` does, with `INSERT ... ON CONFLICT DO NOTHING` in place
-    of its savepoint (two statements fewer for a new freelancer). A concurrent insert of the same
-    id makes ours wait and then do nothing; the row it committed is then read and locked."""
-    freelancer = Freelancer.objects.select_for_update().filter(external_id=external_id).first()
-    if freelancer is not None:
-        return freelancer, False
+    `select_for_update().get_or_create()` does, in one statement for a new freelancer (nearly
+    every flag): `INSERT ... ON CONFLICT DO NOTHING` first, in place of a look-up and a savepoint;
+    an existing one (the insert does nothing) is then read and locked. A concurrent insert of the
+    same id makes ours wait and then do nothing; the row it committed is then read and locked."""
     values = {"external_id": external_id, **contact, "created_at": now, "updated_at": now}
     table = connection.ops.quote_name(Freelancer._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(column) for column in values)
@@ -91,14 +90,14 @@ def _freelancer_locked(*, external_id: str, contact: dict[str, str], now: dateti
             [Freelancer._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()],
         )
         row = cursor.fetchone()
-    if row is None:  # a concurrent request created it first
+    if row is None:  # known already (or created by a concurrent request first)
         return Freelancer.objects.select_for_update().get(external_id=external_id), False
     freelancer = Freelancer(id=row[0], **values)
     freelancer._state.adding, freelancer._state.db = False, connection.alias
     return freelancer, True
 
 
-@transaction.atomic
+@atomic  # no savepoint inside the Idempotency-Key's transaction
 def case_flag(
     *, external_id: str, email: str, name: str, timezone: str, language: str, reason_code: str, public_reason: str,
     profile_claims: list[dict[str, str]], standing: dict[str, Any], actor: str, now: datetime,
@@ -140,8 +139,7 @@ def case_flag(
             raise CaseAlreadyOpen(extra={"case": case_summary(open_case)} if open_case else None) from None
     audit_record(case=case, actor=actor, action="flagged", now=now, reason=public_reason, to_status=CaseStatus.OPEN,
                  after={"reason_code": reason_code, "policy": case.policy_snapshot})
-    messages.notice_enqueue(case, grace=grace_period(case.policy), now=now)
-    messages.marketplace_event_publish(case, event="case.created", now=now)
+    messages.case_opened_enqueue(case, grace=grace_period(case.policy), now=now)
     return case
 
 
