@@ -2,6 +2,7 @@
 `Retry-After` and the API's error shape. Rates are settings (`API_THROTTLE_RATES`, docs/security.md)."""
 
 import logging
+import math
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -25,6 +26,34 @@ class _Rate(SimpleRateThrottle):
 
     def get_rate(self) -> str:
         return settings.API_THROTTLE_RATES[self.scope]
+
+
+class _Paced(_Rate):
+    """`rate` requests per period, earned back evenly: a client may send the whole rate at once,
+    then one request per period/rate (the generic cell rate algorithm). The cache holds one number
+    per client, the time its allowance is back in full, so a request costs one small GET and SET
+    whatever the rate. DRF's own throttle keeps the time of every request in the period and reads
+    and writes the whole list each time: 6,000 entries at the marketplace's 6000/min."""
+
+    cache_format = "throttle_paced_%(scope)s_%(ident)s"  # not DRF's key: its values are lists
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        interval = self.duration / self.num_requests
+        full_at = max(self.cache.get(self.key, self.now), self.now)
+        self.waiting = full_at + interval - self.now - self.duration  # > 0: this request is over the rate
+        if self.waiting > 0:
+            return False
+        self.cache.set(self.key, full_at + interval, math.ceil(full_at + interval - self.now))
+        return True
+
+    def wait(self) -> float:
+        return self.waiting
 
 
 class _FailOpen:
@@ -71,7 +100,7 @@ class AuthFailureThrottle(_Rate):
             logger.warning("sign-in failure not recorded, the cache is unreachable: %s", error)
 
 
-class MarketplaceThrottle(_FailOpen, _Rate):
+class MarketplaceThrottle(_FailOpen, _Paced):
     """Every request of one API key."""
 
     scope = "marketplace"
@@ -82,7 +111,7 @@ class MarketplaceThrottle(_FailOpen, _Rate):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
-class FreelancerThrottle(_FailOpen, _Rate):
+class FreelancerThrottle(_FailOpen, _Paced):
     """Every request of one freelancer (their link's token names their case)."""
 
     scope = "freelancer"
@@ -99,7 +128,7 @@ class AvailabilityThrottle(FreelancerThrottle):
     scope = "availability"
 
 
-class AvailabilityAddressThrottle(_FailOpen, _Rate):
+class AvailabilityAddressThrottle(_FailOpen, _Paced):
     """Availability reads from one address, whichever tokens it uses."""
 
     scope = "availability_address"

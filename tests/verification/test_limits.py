@@ -90,6 +90,28 @@ def test_each_api_key_has_its_own_rate(db):
     assert client("10.1.0.1", f"Api-Key {second}").get("/api/v1/freelancers/x/eligibility").status_code == 200
 
 
+@rates(marketplace="3/min")
+def test_a_rate_is_earned_back_evenly_and_kept_as_one_number(api_key, now):
+    """3/min: the three at once, then one every 20 s. What the cache keeps per key is one time,
+    not a list of every request's (whose size grew with the rate: 6,000 at the default)."""
+    from django.core.cache import cache
+
+    key = client("10.1.0.1", f"Api-Key {api_key[1]}")
+    with time_machine.travel(now, tick=False) as clock:
+        for _ in range(3):
+            assert key.get("/api/v1/freelancers/x/eligibility").status_code == 200
+        refused = key.get("/api/v1/freelancers/x/eligibility")
+        assert_throttled(refused)
+        assert refused["Retry-After"] == "20"
+        clock.shift(timedelta(seconds=19))
+        assert_throttled(key.get("/api/v1/freelancers/x/eligibility"))
+        clock.shift(timedelta(seconds=1))
+        assert key.get("/api/v1/freelancers/x/eligibility").status_code == 200
+        assert_throttled(key.get("/api/v1/freelancers/x/eligibility"))
+        stored = cache.get(f"throttle_paced_marketplace_{api_key[0].pk}")
+        assert stored == now.timestamp() + 80  # the time the full allowance is back: 4 requests x 20 s
+
+
 @rates(availability="2/min")
 def test_availability_reads_are_limited_per_freelancer(reps, frozen_clock):
     mine, other = CaseFactory(), CaseFactory()
