@@ -332,10 +332,9 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},  # one process only (the demo)
 }
-# How long a computed availability answer (GET /api/v1/case/availability, the booking page) is
-# served from the cache at most. Every write that changes availability invalidates it at once
-# (scheduling/generation.py); this only bounds a missed invalidation. 0: no cache. Off by default
-# with the per-process memory cache, where the worker's invalidations never reach the web process.
+# The most an availability answer is served from the cache: every write that changes it invalidates
+# it (scheduling/generation.py), this bounds a missed one. 0: no cache; off with the per-process
+# memory cache, where the worker's invalidations never reach the web process.
 AVAILABILITY_CACHE_SECONDS = env.int("AVAILABILITY_CACHE_SECONDS", default=60 if CACHE_URL else 0)
 
 # --- API ------------------------------------------------------------------------------------
