@@ -27,9 +27,10 @@ import statistics
 import time
 from datetime import timedelta
 
+SECRET_KEY = "bench-availability-burst-only-secret-key-0123456789-abcdefghij"  # noqa: S105 (never used elsewhere)
 os.environ.update(
     DJANGO_SETTINGS_MODULE="bench.http_settings", DEBUG="false", ALLOWED_HOSTS="testserver",
-    SECRET_KEY="bench-availability-burst-only-secret-key-0123456789-abcdefghij", SECURE_SSL_REDIRECT="false",
+    SECRET_KEY=SECRET_KEY, SECURE_SSL_REDIRECT="false",
     CELERY_BROKER_URL="memory://", PUBLIC_BASE_URL="http://testserver", AVAILABILITY_CACHE_SECONDS="60",
 )
 os.environ["REDIS_URL"] = os.environ["CACHE_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

@@ -1,6 +1,7 @@
 """Every non-trivial read about cases: what the marketplace, the freelancer's pages and API, and
 the services ask."""
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -238,24 +239,23 @@ def case_availability_json(
     return availability_json(availability_answer(zone=zone, start=start, end=end, language=language, phone=phone))
 
 
-def _local_day_ranges(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[date, datetime, datetime]]:
-    """(local date, [from, to)) for each day in `zone` that [start, end) touches, clipped to it."""
+@functools.lru_cache(maxsize=256)  # everyone asking in the same minute and zone asks the same
+def _local_day_ranges(zone: ZoneInfo, start: datetime, end: datetime
+                      ) -> tuple[tuple[date, datetime, datetime, tuple[date, ...]], ...]:
+    """(local date, [from, to), the UTC dates [from, to) overlaps) for each day in `zone` that
+    [start, end) touches, clipped to it."""
     ranges = []
     day = start.astimezone(zone).date()
     while True:
         day_start = max(start, datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC))
         day_end = min(end, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC))
         if day_start >= end:
-            return ranges
+            return tuple(ranges)
         if day_start < day_end:
-            ranges.append((day, day_start, day_end))
+            first, last = day_start.date(), (day_end - _MICROSECOND).date()
+            ranges.append((day, day_start, day_end,
+                           tuple(first + timedelta(days=n) for n in range((last - first).days + 1))))
         day += timedelta(days=1)
-
-
-def _utc_dates(start: datetime, end: datetime) -> list[date]:
-    """The UTC dates [start, end) overlaps (end > start)."""
-    first, last = start.astimezone(UTC).date(), (end - _MICROSECOND).astimezone(UTC).date()
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -268,19 +268,18 @@ def _availability_json_cached(*, zone: ZoneInfo, start: datetime, end: datetime,
     days in one query over the range covering them, stored with one `set_many`. Byte for byte what
     DRF's renderer writes for `availability_answer` (tests/verification/test_availability_cache.py)."""
     ranges = _local_day_ranges(zone, start, end)
-    utc_dates = {day: _utc_dates(day_start, day_end) for day, day_start, day_end in ranges}
-    generations = slots_generations(sorted({d for dates in utc_dates.values() for d in dates}))
+    generations = slots_generations(sorted({d for *_, dates in ranges for d in dates}))
     common = f"availability-day:{zone.key}:{int(phone)}:{language.encode().hex()}:{generations[GENERATION_KEY]}"
     keys = {
         day: f"{common}:{day_start.timestamp():.0f}:{day_end.timestamp():.0f}:"
-             + ":".join(str(generations[day_generation_key(d)]) for d in utc_dates[day])
-        for day, day_start, day_end in ranges
+             + ":".join(str(generations[day_generation_key(d)]) for d in dates)
+        for day, day_start, day_end, dates in ranges
     }
     fragments: dict[date, bytes] = {}
     if keys:
         cached = cache.get_many(list(keys.values()))
         fragments = {day: cached[key] for day, key in keys.items() if key in cached}
-    missing = [(day, day_start, day_end) for day, day_start, day_end in ranges if day not in fragments]
+    missing = [(day, day_start, day_end) for day, day_start, day_end, _ in ranges if day not in fragments]
     if missing:  # read the database only after the generations: see scheduling.generation
         days = _local_days(zone=zone, start=missing[0][1], end=missing[-1][2], language=language, phone=phone)
         computed = {day: availability_json({"date": day.isoformat(), "times": days[day]}) if day in days else b""
@@ -288,7 +287,7 @@ def _availability_json_cached(*, zone: ZoneInfo, start: datetime, end: datetime,
         cache.set_many({keys[day]: body for day, body in computed.items()}, seconds)
         fragments.update(computed)
     head = availability_json({"timezone": zone.key, "from": iso(start), "to": iso(end), "days": []})[:-2]
-    return head + b",".join(fragments[day] for day, _, _ in ranges if fragments[day]) + b"]}"
+    return head + b",".join(fragments[day] for day, *_ in ranges if fragments[day]) + b"]}"
 
 
 def case_reschedules_left(case: Case) -> int:
