@@ -1,6 +1,7 @@
 """Every non-trivial read about cases: what the marketplace, the freelancer's pages and API, and
 the services ask."""
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 
 from notifications.timefmt import wall_clock
-from scheduling.generation import slots_generation
+from scheduling.generation import GENERATION_KEY, day_generation_key, slots_generations
 from scheduling.ics import call_is_on, presence_code
 from scheduling.models import Booking, BookingStatus
 from scheduling.process_cache import ProcessCache
@@ -169,9 +170,9 @@ def case_availability_window(
     return zone, _minute_up(start), _minute_up(end)
 
 
-def availability_answer(*, zone: ZoneInfo, start: datetime, end: datetime, language: str = "",
-                        phone: bool = False) -> dict[str, Any]:
-    """Free times in [start, end) grouped by day in `zone` (`case_availability`'s answer)."""
+def _local_days(*, zone: ZoneInfo, start: datetime, end: datetime, language: str,
+                phone: bool) -> dict[date, list[dict[str, str]]]:
+    """Free times in [start, end) by day in `zone`, earliest first (days with none left out): one query."""
     days: dict[date, list[dict[str, str]]] = {}
     changes = _offset_changes(zone, start - _NEAR_A_CHANGE, end + _NEAR_A_CHANGE)
     for instant in availability_list(start=start, end=end, language=language, phone=phone):
@@ -181,6 +182,13 @@ def availability_answer(*, zone: ZoneInfo, start: datetime, end: datetime, langu
         else:
             clock = "%02d:%02d" % (local.hour, local.minute)  # noqa: UP031 (wall_clock's own fast form)
         days.setdefault(local.date(), []).append({"starts_at": iso(instant), "local_time": clock})
+    return days
+
+
+def availability_answer(*, zone: ZoneInfo, start: datetime, end: datetime, language: str = "",
+                        phone: bool = False) -> dict[str, Any]:
+    """Free times in [start, end) grouped by day in `zone` (`case_availability`'s answer)."""
+    days = _local_days(zone=zone, start=start, end=end, language=language, phone=phone)
     return {
         "timezone": zone.key,
         "from": iso(start),
@@ -213,34 +221,73 @@ def case_availability_json(
     *, case: Case, now: datetime, start_date: date | None = None, end_date: date | None = None,
     language: str = "", phone: bool = False, zone_name: str | None = None,
 ) -> bytes:
-    """`case_availability` as JSON, served from the cache when the same question (zone, window,
-    language, phone) was answered since slots last changed (scheduling.generation): many
-    freelancers share a zone and, within a minute, a window, and availability is read far more
-    often than slots change. A hit costs two cache reads and no per-time work; the key carries the
-    slots generation, so any committed change of slots or representatives is seen by the very next
-    read. settings.AVAILABILITY_CACHE_SECONDS bounds how long an answer is kept (0: no cache)."""
+    """`case_availability` as JSON, assembled from days cached per (zone, local day, language,
+    phone) and valid while slots on that day have not changed (scheduling.generation): many
+    freelancers share a zone, and availability is read far more often than slots change. A day's
+    key carries the global slots generation and those of the UTC dates the local day overlaps, so
+    any committed change is seen by the very next read, and a booking recomputes only its own day.
+    settings.AVAILABILITY_CACHE_SECONDS bounds how long a day is kept (0: no cache)."""
     zone, start, end = case_availability_window(case=case, now=now, start_date=start_date, end_date=end_date,
                                                 zone_name=zone_name)
     seconds = settings.AVAILABILITY_CACHE_SECONDS
-    if seconds <= 0:
-        return availability_json(availability_answer(zone=zone, start=start, end=end, language=language,
-                                                     phone=phone))
-    try:
-        key = (f"availability:{slots_generation()}:{zone.key}:{start.timestamp():.0f}:{end.timestamp():.0f}:"
-               f"{int(phone)}:{language.encode().hex()}")
-        body = cache.get(key)
-    except RedisError as error:  # the cache is unreachable: answer from the database (as the throttles fail open)
-        logger.warning("availability not cached, the cache is unreachable: %s", error)
-        key, body = None, None
-    if body is None:  # read the database only after the generation: see scheduling.generation
-        body = availability_json(availability_answer(zone=zone, start=start, end=end, language=language,
-                                                     phone=phone))
-        if key is not None:
-            try:
-                cache.set(key, body, seconds)
-            except RedisError as error:
-                logger.warning("availability not cached, the cache is unreachable: %s", error)
-    return body
+    if seconds > 0:
+        try:
+            return _availability_json_cached(zone=zone, start=start, end=end, language=language, phone=phone,
+                                              seconds=seconds)
+        except RedisError as error:  # the cache is unreachable: answer from the database (as the throttles fail open)
+            logger.warning("availability not cached, the cache is unreachable: %s", error)
+    return availability_json(availability_answer(zone=zone, start=start, end=end, language=language, phone=phone))
+
+
+@functools.lru_cache(maxsize=256)  # everyone asking in the same minute and zone asks the same
+def _local_day_ranges(zone: ZoneInfo, start: datetime, end: datetime
+                      ) -> tuple[tuple[date, datetime, datetime, tuple[date, ...]], ...]:
+    """(local date, [from, to), the UTC dates [from, to) overlaps) for each day in `zone` that
+    [start, end) touches, clipped to it."""
+    ranges = []
+    day = start.astimezone(zone).date()
+    while True:
+        day_start = max(start, datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC))
+        day_end = min(end, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC))
+        if day_start >= end:
+            return tuple(ranges)
+        if day_start < day_end:
+            first, last = day_start.date(), (day_end - _MICROSECOND).date()
+            ranges.append((day, day_start, day_end,
+                           tuple(first + timedelta(days=n) for n in range((last - first).days + 1))))
+        day += timedelta(days=1)
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _availability_json_cached(*, zone: ZoneInfo, start: datetime, end: datetime, language: str, phone: bool,
+                              seconds: int) -> bytes:
+    """The answer's bytes from one fragment per local day (the JSON of its `{"date", "times"}`, empty
+    for a day without times): the generations in one `get_many`, the days in another, the missing
+    days in one query over the range covering them, stored with one `set_many`. Byte for byte what
+    DRF's renderer writes for `availability_answer` (tests/verification/test_availability_cache.py)."""
+    ranges = _local_day_ranges(zone, start, end)
+    generations = slots_generations(sorted({d for *_, dates in ranges for d in dates}))
+    common = f"availability-day:{zone.key}:{int(phone)}:{language.encode().hex()}:{generations[GENERATION_KEY]}"
+    keys = {
+        day: f"{common}:{day_start.timestamp():.0f}:{day_end.timestamp():.0f}:"
+             + ":".join(str(generations[day_generation_key(d)]) for d in dates)
+        for day, day_start, day_end, dates in ranges
+    }
+    fragments: dict[date, bytes] = {}
+    if keys:
+        cached = cache.get_many(list(keys.values()))
+        fragments = {day: cached[key] for day, key in keys.items() if key in cached}
+    missing = [(day, day_start, day_end) for day, day_start, day_end, _ in ranges if day not in fragments]
+    if missing:  # read the database only after the generations: see scheduling.generation
+        days = _local_days(zone=zone, start=missing[0][1], end=missing[-1][2], language=language, phone=phone)
+        computed = {day: availability_json({"date": day.isoformat(), "times": days[day]}) if day in days else b""
+                    for day, _, _ in missing}
+        cache.set_many({keys[day]: body for day, body in computed.items()}, seconds)
+        fragments.update(computed)
+    head = availability_json({"timezone": zone.key, "from": iso(start), "to": iso(end), "days": []})[:-2]
+    return head + b",".join(fragments[day] for day, *_ in ranges if fragments[day]) + b"]}"
 
 
 def case_reschedules_left(case: Case) -> int:

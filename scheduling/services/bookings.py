@@ -194,7 +194,7 @@ def booking_create(
         raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now) from error
     if booking is None:
         raise _slot_taken(starts_at=starts_at, language=language, phone=phone, now=now)
-    slots_changed()
+    slots_changed(instants=[booking.starts_at])
     return booking
 
 
@@ -213,7 +213,7 @@ def booking_move(*, case_ref, starts_at: datetime, now: datetime) -> Booking:
     slot = _claim(starts_at=starts_at, language=booking.language, phone=booking.phone)
     if slot is None:
         raise _slot_taken(starts_at=starts_at, language=booking.language, phone=booking.phone, now=now)
-    old_slot_id = booking.slot_id
+    old_slot_id, old_starts_at = booking.slot_id, booking.starts_at
     booking.slot, booking.representative_id = slot, slot.representative_id
     booking.starts_at, booking.ends_at = slot.starts_at, slot.ends_at
     booking.sequence += 1
@@ -221,7 +221,7 @@ def booking_move(*, case_ref, starts_at: datetime, now: datetime) -> Booking:
     booking.save(update_fields=["slot", "representative", "starts_at", "ends_at", "sequence", "updated_at"])
     if old_slot_id:
         Slot.objects.filter(pk=old_slot_id).update(is_booked=False)
-    slots_changed()
+    slots_changed(instants=[old_starts_at, booking.starts_at])
     return booking
 
 
@@ -230,7 +230,7 @@ def booking_cancel(*, case_ref, reason: str, now: datetime) -> Booking:
     booking = _active_booking(case_ref)
     if booking.slot_id:
         Slot.objects.filter(pk=booking.slot_id).update(is_booked=False)
-        slots_changed()
+        slots_changed(instants=[booking.starts_at])
     booking.status = BookingStatus.CANCELLED
     booking.cancel_reason = reason
     booking.sequence += 1

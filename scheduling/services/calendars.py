@@ -254,7 +254,7 @@ def booking_hand_over(*, booking_id, representative_id: int | None, actor: str, 
                   exclude_representative_id=booking.representative_id)
     if slot is None:
         raise NoColleagueFree()
-    slots_changed()  # the colleague's slot is taken
+    slots_changed(instants=[booking.starts_at])  # the colleague's slot is taken, at the same time
     old_rep, old_slot_id = booking.representative_id, booking.slot_id
     booking.slot, booking.representative_id = slot, slot.representative_id
     booking.displacement, booking.displaced_at, booking.displacement_handled_at = Displacement.MOVED, now, None

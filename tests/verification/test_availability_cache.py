@@ -7,22 +7,28 @@ The tests run inside a transaction that never commits: `on_commit` (the bump) ru
 
 import json
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.admin.sites import site as admin_site
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 
-from scheduling.generation import slots_generation
+from scheduling.generation import GENERATION_KEY, day_generation_key, slots_changed, slots_generation, slots_generations
 from scheduling.models import Booking, RepresentativeLanguage, Slot
+from scheduling.selectors import availability_list
 from scheduling.services.bookings import booking_cancel, booking_create, booking_move
 from scheduling.services.calendars import booking_hand_over, calendar_connect_ical
 from scheduling.services.hours import time_off_add, working_hours_add
 from scheduling.services.slots import slots_past_prune
+from tests.factories import CaseFactory
 from tests.helpers import make_reps
+from verification import selectors
+from verification.models import CaseStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -204,3 +210,144 @@ def test_the_prune_bumps_the_generation(rep, now, django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True):
         assert slots_past_prune(before=now, now=now) == 1
     assert slots_generation() != generation
+
+
+# The answer is assembled from one cached fragment per local day (verification.selectors): a booking
+# recomputes its own day only, and the assembled bytes are what DRF's renderer writes.
+
+LONDON, KOLKATA = ZoneInfo("Europe/London"), ZoneInfo("Asia/Kolkata")
+
+
+def local_midnight(day: date, zone=LONDON) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+@pytest.fixture
+def ranges_read(monkeypatch) -> list[tuple[datetime, datetime]]:
+    """The [start, end) of each availability query the selector runs."""
+    read = []
+
+    def recording(*, start, end, **kwargs):
+        read.append((start, end))
+        return availability_list(start=start, end=end, **kwargs)
+
+    monkeypatch.setattr(selectors, "availability_list", recording)
+    return read
+
+
+def test_a_booking_recomputes_its_own_day_only(freelancer, case, rep, now, frozen_clock, ranges_read,
+                                               django_capture_on_commit_callbacks):
+    params = {"language": "en", "phone": "true", "timezone": "Europe/London"}  # local days = UTC dates in March
+    before = starts(freelancer, **params)
+    assert len(ranges_read) == 1 and T in before  # every day computed at once, in one query
+    ranges_read.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        book(uuid.uuid4(), T, now)
+    response = freelancer.get("/api/v1/case/availability", params)
+    after = {datetime.fromisoformat(entry["starts_at"]) for day in response.json()["days"] for entry in day["times"]}
+    assert after == before - {T}
+    # one query, over Tuesday 3 March (London) only: every other day came from the cache
+    assert ranges_read == [(local_midnight(date(2026, 3, 3)), local_midnight(date(2026, 3, 4)))]
+    assert response.content == JSONRenderer().render(selectors.case_availability(
+        case=case, now=now, language="en", phone=True, zone_name="Europe/London"))
+
+
+def test_in_a_zone_off_utc_midnight_a_booking_recomputes_the_two_days_overlapping_its_utc_date(
+        freelancer, rep, now, frozen_clock, ranges_read, django_capture_on_commit_callbacks):
+    before = starts(freelancer)  # the freelancer's zone: Asia/Kolkata, UTC+05:30
+    ranges_read.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        book(uuid.uuid4(), T, now)
+    assert starts(freelancer) == before - {T}
+    # 3 March UTC lies in 3 and 4 March in Kolkata: both again, in one query; the other days cached
+    assert ranges_read == [(local_midnight(date(2026, 3, 3), KOLKATA), local_midnight(date(2026, 3, 5), KOLKATA))]
+
+
+def test_a_move_recomputes_its_old_and_new_days(freelancer, rep, now, frozen_clock, ranges_read,
+                                                django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        book(CASE_REF, T, now)
+    before = starts(freelancer)
+    ranges_read.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_move(case_ref=CASE_REF, starts_at=T + timedelta(days=2), now=now)
+    assert starts(freelancer) == before - {T + timedelta(days=2)} | {T}
+    # the Kolkata days overlapping 3 and 5 March UTC (3-6 March), in one query; 4-5 March are
+    # read by it too (between the missing ones), 7 March and later come from the cache
+    assert ranges_read == [(local_midnight(date(2026, 3, 3), KOLKATA), local_midnight(date(2026, 3, 7), KOLKATA))]
+    ranges_read.clear()
+    assert starts(freelancer) == before - {T + timedelta(days=2)} | {T} and ranges_read == []
+
+
+def test_a_representative_edit_recomputes_every_day(freelancer, rep, now, frozen_clock, ranges_read,
+                                                     django_capture_on_commit_callbacks):
+    starts(freelancer)
+    [(start, end)] = ranges_read
+    ranges_read.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        rep.can_take_phone_calls = False
+        rep.save(update_fields=["can_take_phone_calls"])
+    assert starts(freelancer) and ranges_read == [(start, end)]  # the whole window again
+
+
+def test_a_booking_bumps_only_its_utc_date(rep, now, django_capture_on_commit_callbacks):
+    days = [date(2026, 3, 3), date(2026, 3, 4)]
+    generations = slots_generations(days)
+    with django_capture_on_commit_callbacks(execute=True):
+        book(uuid.uuid4(), T, now)
+    after = slots_generations(days)
+    assert after[day_generation_key(days[0])] != generations[day_generation_key(days[0])]
+    assert {key: after[key] for key in (GENERATION_KEY, day_generation_key(days[1]))} == {
+        key: generations[key] for key in (GENERATION_KEY, day_generation_key(days[1]))}
+
+
+def test_a_lost_day_generation_comes_back_unused(django_capture_on_commit_callbacks):
+    key = day_generation_key(date(2026, 3, 3))
+    first = slots_generations([date(2026, 3, 3)])[key]
+    cache.delete(key)  # evicted or flushed
+    with django_capture_on_commit_callbacks(execute=True):
+        slots_changed(instants=[T])
+    assert cache.get(key) > first  # a number never used before: the clock in ns, not 1
+
+
+@pytest.mark.parametrize(("zone", "now_at", "rep_zones"), [
+    # spring forward (Sunday 8 March: a 23-hour day) and, for the Kolkata half hour, the same week
+    ("America/New_York", datetime(2026, 3, 2, 12, 0, tzinfo=UTC), ["Europe/London", "Asia/Tokyo"]),
+    ("Asia/Kolkata", datetime(2026, 3, 2, 12, 0, tzinfo=UTC), ["Europe/London", "Asia/Tokyo"]),
+    # fall back (Sunday 1 November: 25 hours, 01:00-02:00 twice, served by London's Sunday hours below)
+    ("America/New_York", datetime(2026, 10, 27, 12, 0, tzinfo=UTC), ["Europe/London", "Asia/Tokyo"]),
+])
+def test_assembled_days_are_what_the_renderer_writes(zone, now_at, rep_zones, db, ranges_read,
+                                                     django_capture_on_commit_callbacks):
+    with time_machine.travel(now_at, tick=False):
+        reps = [make_reps(1, now=now_at, zone=rep_zone)[0] for rep_zone in rep_zones]
+        # Sundays 01:00-08:00 London (= UTC in November): New York's 01:00-02:00 twice on 1 November
+        working_hours_add(representative_id=reps[0].pk, weekday=6, starts=time(1), ends=time(8), now=now_at)
+        case = CaseFactory(status=CaseStatus.FROZEN)  # the next 14 days
+
+        def uncached():
+            return JSONRenderer().render(selectors.case_availability(case=case, now=now_at, zone_name=zone))
+
+        ranges_read.clear()
+        assembled = selectors.case_availability_json(case=case, now=now_at, zone_name=zone)  # all computed
+        assert len(ranges_read) == 1 and assembled == uncached()
+        body = json.loads(assembled)
+        assert len(body["days"]) >= 6 and all(day["times"] for day in body["days"])
+        assert {"2026-03-08", "2026-11-01"} & {day["date"] for day in body["days"]} or zone == "Asia/Kolkata"
+        if now_at.month == 10:
+            assert {"01:30 EDT", "01:30 EST"} <= {t["local_time"] for day in body["days"] for t in day["times"]}
+        ranges_read.clear()
+        assert selectors.case_availability_json(case=case, now=now_at, zone_name=zone) == assembled  # all cached
+        assert ranges_read == []
+        # a booking on the offset change's night: that local day again, the rest from the cache
+        at = datetime(2026, 11, 1, 6, 30, tzinfo=UTC) if now_at.month == 10 else datetime(2026, 3, 9, 0, 30,
+                                                                                           tzinfo=UTC)
+        at_json = f'"{at.isoformat().replace("+00:00", "Z")}"'.encode()
+        assert at_json in assembled
+        with django_capture_on_commit_callbacks(execute=True):
+            book(uuid.uuid4(), at, now_at)
+        ranges_read.clear()
+        assembled = selectors.case_availability_json(case=case, now=now_at, zone_name=zone)
+        [(start, end)] = ranges_read
+        assert end - start <= timedelta(hours=49)  # the local days over its UTC date only
+        assert assembled == uncached() and at_json not in assembled
