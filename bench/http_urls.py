@@ -9,6 +9,12 @@ Bearer link is the same class: one indexed SELECT plus an HMAC), then
   one up) rendered as JSON;
 - write: a one-field input validated, then one INSERT (an `IdempotencyRecord`, a small existing
   table with a unique index and a foreign key), answered 201.
+
+And one bound, which is not a floor: the least any booking must do. The booking API's input and
+authentication (the freelancer's Bearer link), then its claim-and-insert statement alone (the
+least-loaded free representative's slot taken and the booking written, in autocommit) and the
+availability cache's bump, answered as the booking API answers. No change of the case's status, no
+audit, no confirmation: whatever a booking costs beyond this is ours; this much is not avoidable.
 """
 
 from django.urls import path
@@ -17,6 +23,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from scheduling.services.bookings import booking_create
+from verification.apis.freelancer import BookingCreateApi, BookingOutput
 from verification.apis.marketplace import MarketplaceApi
 from verification.models import Freelancer, IdempotencyRecord
 from verify_site.urls import handler404, handler500  # noqa: F401
@@ -44,8 +52,18 @@ class FloorWriteApi(MarketplaceApi):
         return Response({"id": record.pk}, status=201)
 
 
+class BoundClaimApi(BookingCreateApi):
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = booking_create(case_ref=request.auth.id, attendee_email="bound@example.com", attendee_name="Bound",
+                                 now=timezone.now(), **data.validated_data)
+        return Response(BookingOutput(booking).data, status=201)
+
+
 urlpatterns = [
     path("bench/floor/read/<str:external_id>", FloorReadApi.as_view(), name="bench-floor-read"),
     path("bench/floor/write", FloorWriteApi.as_view(), name="bench-floor-write"),
+    path("bench/bound/claim", BoundClaimApi.as_view(), name="bench-bound-claim"),
     *production_urlpatterns,
 ]
