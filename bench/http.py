@@ -11,7 +11,8 @@
 2. Starts gunicorn (sync workers, as in production) on a free loopback port with DEBUG off,
    Redis as the cache (BENCH_REDIS_URL, default redis://127.0.0.1:6379/14), persistent database
    connections and bench/http_settings.py, whose URL configuration adds two floor views to the
-   production URLs (bench/http_urls.py): one indexed SELECT, one INSERT.
+   production URLs (bench/http_urls.py): one indexed SELECT, one INSERT; and booking's bound, the
+   booking API around its claim-and-insert statement alone (reported with its ratio, no target).
 3. Drives each scenario from one asyncio process (bench/http_load.py), --concurrency requests in
    flight, loopback only: --seconds or --limit measured requests per scenario, whichever comes
    first, split over --passes rounds through all the scenarios (so a load that drifts on a shared

@@ -1,5 +1,5 @@
-"""bench/http.py's URL configuration: every production URL, plus two floor views that are never
-part of production URLs (verify_site/urls.py does not know them).
+"""bench/http.py's URL configuration: every production URL, plus two floor views and a bound that
+are never part of production URLs (verify_site/urls.py does not know them).
 
 The floors are what a DRF endpoint costs with nothing of ours in it, measured in the same run as
 the real endpoints: the same middleware, the same authentication class as the marketplace API
