@@ -102,3 +102,13 @@ class FreelancerNotFound(NotFound):
 class FreelancerCaseOpen(Conflict):
     code = "freelancer_case_open"
     detail = _("This freelancer has an open verification case; erase it after the case has ended (or withdraw it).")
+
+
+class IdempotencyKeyInvalid(DomainError):
+    code = "idempotency_key_invalid"
+    detail = _("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+    detail = _("This Idempotency-Key was already used for a different request.")

@@ -16,25 +16,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from rest_framework.response import Response
 
-from scheduling.errors import Conflict, DomainError
+from verification.errors import IdempotencyKeyInvalid, IdempotencyKeyReused
 from verification.models import IdempotencyRecord
 from verification.transactions import whole
 
 HEADER = "Idempotency-Key"
 KEEP = timedelta(days=7)
-
-
-class IdempotencyKeyInvalid(DomainError):
-    code = "idempotency_key_invalid"
-    detail = _("Idempotency-Key must be 1 to 255 visible ASCII characters.")
-
-
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-    detail = _("This Idempotency-Key was already used for a different request.")
 
 
 def _fingerprint(request) -> str:
